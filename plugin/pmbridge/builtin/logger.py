@@ -1,0 +1,55 @@
+"""Built-in plugin ``pmbridge.builtin.logger``: every change, transition and drift as one log line.
+
+Block it (``PMBRIDGE_BLOCK_PLUGINS=pmbridge.builtin.logger``) to silence pmbridge's own change log.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from ..manager import hookimpl
+from ..models import AccountModeChange, LeverageChange, ReconcileReport, Shutdown, StreamStateChange
+
+log = logging.getLogger("pmbridge")
+
+
+@hookimpl(trylast=True)
+def pmbridge_leverage_changed(change: LeverageChange) -> None:
+    name = change.symbol or change.exchange_symbol
+    if change.old is None:
+        log.debug("%s leverage %sx (source: %s)", name, change.new, change.source)
+    else:
+        log.info(
+            "%s leverage changed on the exchange %sx -> %sx (source: %s)", name, change.old, change.new, change.source
+        )
+
+
+@hookimpl(trylast=True)
+def pmbridge_account_mode_changed(change: AccountModeChange) -> None:
+    log.info("account %s changed %s -> %s (source: %s)", change.setting, change.old, change.new, change.source)
+
+
+@hookimpl(trylast=True)
+def pmbridge_stream_state_changed(change: StreamStateChange) -> None:
+    level = logging.WARNING if change.old.value == "connected" and not change.available else logging.INFO
+    log.log(level, "stream %s -> %s: %s", change.old, change.new, change.reason)
+
+
+@hookimpl(trylast=True)
+def pmbridge_reconciled(report: ReconcileReport) -> None:
+    level = logging.INFO if report.drift else logging.DEBUG
+    log.log(
+        level,
+        "reconciled (%s): %d symbols, %d REST calls, %.0f ms, %d drifted, %d kept newer",
+        report.trigger,
+        report.symbols,
+        report.rest_calls,
+        report.duration_s * 1000,
+        len(report.changes),
+        report.kept_newer,
+    )
+
+
+@hookimpl(trylast=True)
+def pmbridge_shutdown(shutdown: Shutdown) -> None:
+    log.info("bridge stopped: %s", shutdown.reason)

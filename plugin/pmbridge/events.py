@@ -1,0 +1,199 @@
+"""User data stream frames -> typed events.
+
+``decode`` turns one raw frame of the Portfolio Margin, USDⓈ-M or COIN-M user data stream into a frozen event, or raises
+``DecodeError`` naming the offending field. It never raises anything else: the stream feeds it whatever arrives.
+Binance's one-letter keys live here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any, Final
+
+import orjson
+from attrs import field, frozen
+
+from .const import MAX_LEVERAGE, MIN_LEVERAGE, Unit
+from .errors import DecodeError, UnknownEventError
+from .redact import excerpt
+
+__all__ = ["AccountConfigUpdate", "Event", "ListenKeyExpired", "OtherEvent", "decode", "unit_of"]
+
+_MAX_INT64: Final = 2**63 - 1
+_MAX_SYMBOL_LEN: Final = 40
+_CM_SYMBOL: Final = re.compile(r"[A-Z0-9]+USD_(?:PERP|\d{6})")
+
+
+@frozen(slots=True)
+class AccountConfigUpdate:
+    """``ACCOUNT_CONFIG_UPDATE``: the leverage of one symbol and/or the multi-assets flag changed.
+
+    A frame with neither ``ac`` nor ``ai`` still decodes (both fields None): it means "the configuration changed",
+    and the right answer is a resync.
+    """
+
+    unit: Unit
+    event_time: int
+    transaction_time: int | None
+    symbol: str | None
+    leverage: int | None
+    multi_assets: bool | None
+
+
+@frozen(slots=True)
+class ListenKeyExpired:
+    """``listenKeyExpired``: no event flows on this socket until a new key is used. The key itself is not kept."""
+
+    event_time: int
+
+
+@frozen(slots=True)
+class OtherEvent:
+    """Any other known user-stream event (orders, balances, risk level, ...), passed on untouched."""
+
+    event_type: str
+    event_time: int | None
+    raw: Mapping[str, Any] = field(hash=False, repr=False)
+
+
+Event = AccountConfigUpdate | ListenKeyExpired | OtherEvent
+
+_OTHER_EVENT_TYPES: Final = frozenset(
+    {
+        # Portfolio Margin
+        "ACCOUNT_UPDATE",
+        "ORDER_TRADE_UPDATE",
+        "CONDITIONAL_ORDER_TRADE_UPDATE",
+        "ALGO_UPDATE",
+        "riskLevelChange",
+        "openOrderLoss",
+        "liabilityChange",
+        "outboundAccountPosition",
+        "balanceUpdate",
+        "executionReport",
+        "listStatus",
+        "externalLockUpdate",
+        # USDⓈ-M and COIN-M futures streams share the decoder
+        "MARGIN_CALL",
+        "TRADE_LITE",
+        "STRATEGY_UPDATE",
+        "GRID_UPDATE",
+        "CONDITIONAL_ORDER_TRIGGER_REJECT",
+    }
+)
+# The PM docs head the section RISK_LEVEL_CHANGE while the frames say riskLevelChange: one name for users.
+_ALIASES: Final = {"RISK_LEVEL_CHANGE": "riskLevelChange"}
+
+
+def unit_of(symbol: str) -> Unit:
+    """The business unit a symbol belongs to, by its shape (``BTCUSD_PERP`` and ``BTCUSD_250627`` are COIN-M).
+
+    Market metadata, when loaded, is the better authority; the coordinator corrects with it.
+    """
+    return "CM" if _CM_SYMBOL.fullmatch(symbol) else "UM"
+
+
+def _int(value: object, name: str, low: int, high: int, what: str) -> int:
+    # bool is an int subclass; True must not pass as 1.
+    if type(value) is int:
+        number = value
+    elif type(value) is str and value.isascii() and value.isdigit() and len(value) <= 19:
+        number = int(value)
+    else:
+        raise DecodeError(name, excerpt(value), f"{what} must be an integer or a numeric string")
+    if number < low or number > high:
+        raise DecodeError(name, excerpt(value), f"{what} must be between {low} and {high}")
+    return number
+
+
+def _time(value: object, name: str) -> int:
+    return _int(value, name, 1, _MAX_INT64, "time in milliseconds")
+
+
+def _object(value: object, name: str) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise DecodeError(name, excerpt(value), "must be a JSON object")
+    return value
+
+
+def _config_update(data: dict[str, Any]) -> AccountConfigUpdate:
+    if "E" not in data:
+        raise DecodeError("E", "nothing", "event time is required")
+    event_time = _time(data["E"], "E")
+    raw_t = data.get("T")
+    transaction_time = None if raw_t is None else _time(raw_t, "T")
+    hint = data.get("fs")
+    if hint is not None and hint not in ("UM", "CM"):
+        raise DecodeError("fs", excerpt(hint), 'business unit must be "UM" or "CM"')
+
+    symbol: str | None = None
+    leverage: int | None = None
+    ac = data.get("ac")
+    if ac is not None:
+        ac = _object(ac, "ac")
+        symbol = ac.get("s")
+        if type(symbol) is not str or not symbol or len(symbol) > _MAX_SYMBOL_LEN or not symbol.isprintable():
+            raise DecodeError("ac.s", excerpt(symbol), "symbol must be a non-empty exchange symbol id")
+        if " " in symbol:
+            raise DecodeError("ac.s", excerpt(symbol), "symbol must not contain spaces")
+        if "l" not in ac:
+            raise DecodeError("ac.l", "nothing", "leverage is required with a symbol")
+        leverage = _int(ac["l"], "ac.l", MIN_LEVERAGE, MAX_LEVERAGE, "leverage")
+
+    multi_assets: bool | None = None
+    ai = data.get("ai")
+    if ai is not None:
+        ai = _object(ai, "ai")
+        multi_assets = ai.get("j")
+        if type(multi_assets) is not bool:
+            raise DecodeError("ai.j", excerpt(multi_assets), "multi-assets flag must be true or false")
+
+    # fs is only a hint: Binance's own example pairs "UM" with the COIN-M symbol BTCUSD_PERP.
+    if symbol is not None:
+        unit: Unit = unit_of(symbol)
+    elif hint is not None:
+        unit = hint
+    else:
+        unit = "UM"  # multi-assets mode only exists on USDⓈ-M
+    return AccountConfigUpdate(unit, event_time, transaction_time, symbol, leverage, multi_assets)
+
+
+def decode(frame: bytes | str) -> AccountConfigUpdate | ListenKeyExpired | OtherEvent:
+    """Decode one user data stream frame.
+
+    Accepts the PM form (with ``fs``), the USDⓈ-M and COIN-M forms (without), and the combined-stream envelope
+    ``{"stream": ..., "data": {...}}``. Raises ``DecodeError`` (and only that) naming the field that is wrong;
+    ``UnknownEventError``, a ``DecodeError``, for a well-formed frame of an event type nobody documents.
+    """
+    if not isinstance(frame, bytes | str | bytearray | memoryview):
+        raise DecodeError("frame", excerpt(type(frame).__name__), "must be bytes or str")
+    try:
+        data = orjson.loads(frame)
+    except orjson.JSONDecodeError as exc:
+        raise DecodeError(
+            "frame",
+            excerpt(bytes(frame[:40]) if not isinstance(frame, str) else frame[:40]),
+            f"is not valid JSON ({exc.msg})",
+        ) from None
+    if type(data) is not dict:
+        raise DecodeError("frame", excerpt(data), "must be a JSON object")
+    if "e" not in data and "data" in data and "stream" in data:
+        data = _object(data["data"], "data")
+
+    kind = data.get("e")
+    if kind == "ACCOUNT_CONFIG_UPDATE":
+        return _config_update(data)
+    if kind == "listenKeyExpired":
+        # The frame may carry the listenKey itself: a secret, deliberately dropped here.
+        if "E" not in data:
+            raise DecodeError("E", "nothing", "event time is required")
+        return ListenKeyExpired(_time(data["E"], "E"))
+    if type(kind) is not str:
+        raise DecodeError("e", excerpt(kind), "event type must be a string")
+    kind = _ALIASES.get(kind, kind)
+    if kind not in _OTHER_EVENT_TYPES:
+        raise UnknownEventError(kind, excerpt(kind))
+    raw_e = data.get("E")
+    return OtherEvent(kind, None if raw_e is None else _time(raw_e, "E"), MappingProxyType(data))

@@ -1,0 +1,262 @@
+"""The plugin manager: built-in and third-party plugins, loaded the same way, called through one isolating path.
+
+``create_plugin_manager()`` is the factory (there is no global manager). Built-in plugins are modules listed in
+``DEFAULT_PLUGINS`` and registered exactly like the ones found through the ``pmbridge.plugins`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import importlib.metadata
+import inspect
+import logging
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+import pluggy
+
+from . import hookspecs
+from .const import ENV_BLOCK_PLUGINS, ENV_DISABLE_AUTOLOAD, HOOK_PREFIX, PLUGIN_GROUP
+from .errors import PluginError
+
+__all__ = ["DEFAULT_PLUGINS", "PluginManager", "create_plugin_manager", "hookimpl"]
+
+log = logging.getLogger(__name__)
+
+hookimpl = pluggy.HookimplMarker("pmbridge")
+"""Marker for hook implementations: ``@hookimpl`` (optional for ``pmbridge_`` functions, needed for options)."""
+
+DEFAULT_PLUGINS: Final = ("pmbridge.builtin.logger", "pmbridge.builtin.policy")
+
+_HISTORIC: Final = frozenset({"pmbridge_configure", "pmbridge_ready"})
+_DEFAULT_OPTS: Final[pluggy.HookimplOpts] = {
+    "wrapper": False,
+    "hookwrapper": False,
+    "optionalhook": False,
+    "tryfirst": False,
+    "trylast": False,
+    "specname": None,
+}
+
+# (plugin name, function, whether it takes the argument), in pluggy's call order.
+_Impl = tuple[str, Callable[..., Any], bool]
+
+
+class PluginManager(pluggy.PluginManager):
+    """A ``pluggy.PluginManager`` for the ``pmbridge`` project that isolates plugins from each other.
+
+    Use ``notify`` for announcements, ``first`` for questions, ``collect`` to gather answers and ``historic`` for
+    one-shot set-up hooks. A plugin that raises is logged with its name and counted in ``errors``; the others are
+    still called.
+    """
+
+    def __init__(self) -> None:
+        super().__init__("pmbridge")
+        self.add_hookspecs(hookspecs)
+        self.errors: Counter[tuple[str, str]] = Counter()
+        self.distributions: dict[str, str] = {}
+        self._impls: dict[str, tuple[_Impl, ...]] = {}
+        self._history: dict[str, Any] = {}
+
+    # -- registration ----------------------------------------------------------------------------------------
+    def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
+        # Only prefixed names are ever read: a Freqtrade strategy has properties that must not be evaluated.
+        if not name.startswith(HOOK_PREFIX):
+            return None
+        opts = super().parse_hookimpl_opts(plugin, name)
+        if opts is None and inspect.isroutine(getattr(plugin, name, None)):
+            opts = dict(_DEFAULT_OPTS)  # type: ignore[assignment]
+        return opts
+
+    def register(self, plugin: object, name: str | None = None) -> str | None:
+        try:
+            registered = super().register(plugin, name)
+        except pluggy.PluginValidationError as exc:
+            raise PluginError(f"{exc} (fix the plugin's hook signature, see docs/hooks.md)") from None
+        self._impls.clear()
+        if registered is not None:
+            self._replay_history(registered)
+        return registered
+
+    def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
+        removed = super().unregister(plugin, name)
+        self._impls.clear()
+        return removed
+
+    def get_canonical_name(self, plugin: object) -> str:
+        # A readable default: a raising plugin is logged by this name, so "140605429727120" would help nobody.
+        name = getattr(plugin, "__name__", None)
+        if isinstance(name, str):
+            return name
+        kind = type(plugin)
+        return f"{kind.__module__}.{kind.__qualname__}@{id(plugin):x}"
+
+    def blocked(self) -> list[str]:
+        return sorted(name for name, plugin in self.list_name_plugin() if plugin is None)
+
+    def check_pending(self) -> None:
+        """Fail loudly, naming the plugin and the closest real hook, on any ``pmbridge_`` name that is no hook."""
+        known = sorted(name for name in vars(self.hook) if not name.startswith("_") and self._has_spec(name))
+        for name, caller in vars(self.hook).items():
+            if name.startswith("_"):
+                continue
+            for impl in caller.get_hookimpls():
+                if caller.spec is None and not impl.optionalhook:
+                    close = difflib.get_close_matches(name, known, n=1)
+                    hint = f"; did you mean {close[0]!r}?" if close else ""
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r} implements {name!r}, which is not a pmbridge hook{hint} "
+                        f"Rename it (hooks are listed in docs/hooks.md), or mark it @hookimpl(optionalhook=True)."
+                    )
+                if impl.hookwrapper or impl.wrapper:
+                    raise PluginError(
+                        f"plugin {impl.plugin_name!r} wraps {name!r}: pmbridge calls each plugin separately so one "
+                        "failure cannot stop the others, and does not support hook wrappers. Use a plain hookimpl."
+                    )
+
+    def _has_spec(self, name: str) -> bool:
+        caller = getattr(self.hook, name, None)
+        return caller is not None and caller.spec is not None
+
+    # -- calling ---------------------------------------------------------------------------------------------
+    def _impls_of(self, hook_name: str) -> tuple[_Impl, ...]:
+        impls = self._impls.get(hook_name)
+        if impls is None:
+            caller = getattr(self.hook, hook_name)
+            # pluggy calls the last registered first (LIFO, tryfirst/trylast respected): keep that order.
+            impls = tuple(
+                (impl.plugin_name, impl.function, bool(impl.argnames)) for impl in reversed(caller.get_hookimpls())
+            )
+            self._impls[hook_name] = impls
+        return impls
+
+    def _failed(self, plugin_name: str, hook_name: str) -> None:
+        self.errors[(plugin_name, hook_name)] += 1
+        log.exception("plugin %r raised in %s; the other plugins were still called", plugin_name, hook_name)
+
+    def notify(self, hook_name: str, arg: object) -> None:
+        """Announce ``arg`` to every implementation of ``hook_name``, each isolated from the others."""
+        for plugin_name, function, takes_arg in self._impls_of(hook_name):
+            try:
+                if takes_arg:
+                    function(arg)
+                else:
+                    function()
+            except Exception:
+                self._failed(plugin_name, hook_name)
+
+    def first(self, hook_name: str, arg: object) -> Any:
+        """Ask ``hook_name``; the first non-None answer wins. A plugin that raises is skipped."""
+        for plugin_name, function, takes_arg in self._impls_of(hook_name):
+            try:
+                answer = function(arg) if takes_arg else function()
+            except Exception:
+                self._failed(plugin_name, hook_name)
+                continue
+            if answer is not None:
+                return answer
+        return None
+
+    def collect(self, hook_name: str, arg: object) -> list[tuple[str, Any]]:
+        """Every plugin's non-None answer to ``hook_name``, as ``(plugin name, answer)``."""
+        answers = []
+        for plugin_name, function, takes_arg in self._impls_of(hook_name):
+            try:
+                answer = function(arg) if takes_arg else function()
+            except Exception:
+                self._failed(plugin_name, hook_name)
+                continue
+            if answer is not None:
+                answers.append((plugin_name, answer))
+        return answers
+
+    def historic(self, hook_name: str, arg: object) -> None:
+        """Call a one-shot set-up hook now, and remember it for plugins registered later."""
+        if hook_name not in _HISTORIC:
+            raise PluginError(f"{hook_name} is not a historic hook; use notify() (historic: {sorted(_HISTORIC)})")
+        if hook_name in self._history:
+            raise PluginError(f"{hook_name} was already called on this plugin manager; it is one-shot")
+        self._history[hook_name] = arg
+        self.notify(hook_name, arg)
+
+    def _replay_history(self, registered: str) -> None:
+        for hook_name, arg in self._history.items():
+            for plugin_name, function, takes_arg in self._impls_of(hook_name):
+                if plugin_name != registered:
+                    continue
+                try:
+                    function(arg) if takes_arg else function()
+                except Exception:
+                    self._failed(plugin_name, hook_name)
+
+    # -- introspection ---------------------------------------------------------------------------------------
+    def describe(self) -> list[dict[str, Any]]:
+        """Every registered plugin with its hooks and distribution, for diagnostics and ``pmbridge doctor``."""
+        rows = []
+        for name, plugin in self.list_name_plugin():
+            if plugin is None:  # a blocked name
+                continue
+            hooks = sorted(caller.name for caller in self.get_hookcallers(plugin) or ())
+            rows.append({"name": name, "hooks": hooks, "distribution": self.distributions.get(name, "pmbridge")})
+        return sorted(rows, key=lambda row: row["name"])
+
+    def error_counts(self) -> dict[str, int]:
+        return {f"{plugin}:{hook}": count for (plugin, hook), count in sorted(self.errors.items())}
+
+
+def _blocked_from_env() -> set[str]:
+    return {name.strip() for name in os.environ.get(ENV_BLOCK_PLUGINS, "").split(",") if name.strip()}
+
+
+def _autoload_disabled() -> bool:
+    return os.environ.get(ENV_DISABLE_AUTOLOAD, "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _load_entry_points(pm: PluginManager) -> None:
+    for ep in importlib.metadata.entry_points(group=PLUGIN_GROUP):
+        if pm.is_blocked(ep.name):
+            log.info("plugin %r is blocked and was not loaded", ep.name)
+            continue
+        dist = ep.dist
+        origin = f"{dist.name} {dist.version}" if dist is not None else "an unknown distribution"
+        if pm.get_plugin(ep.name) is not None:
+            log.warning("plugin name %r from %s is already taken; the second one was not loaded", ep.name, origin)
+            continue
+        try:
+            plugin = ep.load()
+        except Exception as exc:
+            raise PluginError(
+                f"plugin {ep.name!r} ({ep.value}, from {origin}) failed to import: {exc!r}. Fix or uninstall it, "
+                f"or skip it with {ENV_BLOCK_PLUGINS}={ep.name}"
+            ) from exc
+        pm.register(plugin, name=ep.name)
+        pm.distributions[ep.name] = origin
+
+
+def create_plugin_manager(
+    *,
+    plugins: Sequence[object] = (),
+    block: Iterable[str] = (),
+    load_entrypoints: bool = True,
+) -> PluginManager:
+    """A new plugin manager with the built-in plugins, the installed ones (``pmbridge.plugins``) and ``plugins``.
+
+    ``block`` (and the comma-separated ``PMBRIDGE_BLOCK_PLUGINS``) names plugins not to load, built-in ones included;
+    ``PMBRIDGE_DISABLE_PLUGIN_AUTOLOAD=1`` or ``load_entrypoints=False`` skips the entry points. Raises
+    ``PluginError`` if a plugin fails to import or implements a hook that does not exist.
+    """
+    pm = PluginManager()
+    for name in {*block, *_blocked_from_env()}:
+        pm.set_blocked(name)
+    for module_name in DEFAULT_PLUGINS:
+        if not pm.is_blocked(module_name):
+            pm.register(importlib.import_module(module_name), name=module_name)
+    if load_entrypoints and not _autoload_disabled():
+        _load_entry_points(pm)
+    for plugin in plugins:
+        pm.register(plugin)
+    pm.check_pending()
+    return pm

@@ -1,0 +1,124 @@
+"""Property tests: decode() raises DecodeError and nothing else, whatever arrives on the socket."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
+
+from pmbridge import AccountConfigUpdate, DecodeError, ListenKeyExpired, OtherEvent, decode
+
+from .helpers import FIXTURES
+
+VALID_FRAMES = [json.loads(path.read_text()) for path in sorted((FIXTURES / "frames").glob("*.json"))]
+EVENT_TYPES = (AccountConfigUpdate, ListenKeyExpired, OtherEvent)
+
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=30)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4),
+    max_leaves=20,
+)
+weird_values = st.one_of(
+    json_values,
+    st.sampled_from([0, -1, -(2**63), 2**63, 2**64, 10**30, 126, 1.5, "", "25", "-3", "1e3", " 25", "٣", True, False]),
+    st.sampled_from([math.nan, math.inf, -math.inf]),
+    st.text(max_size=100),
+    st.recursive(st.just(1), lambda c: st.lists(c, max_size=2) | st.dictionaries(st.just("a"), c), max_leaves=60),
+)
+
+
+def check(raw: bytes | str) -> None:
+    try:
+        result = decode(raw)
+    except DecodeError as exc:
+        assert str(exc)  # a message that names the field
+        assert exc.field
+        return
+    assert isinstance(result, EVENT_TYPES)
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes(raw: bytes) -> None:
+    check(raw)
+
+
+@settings(max_examples=400)
+@given(json_values)
+def test_arbitrary_json(value: Any) -> None:
+    check(json.dumps(value))
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(st.sampled_from(["e", "E", "T", "fs", "ac", "ai", "stream", "data", "s", "l", "j"]), weird_values)
+)
+def test_arbitrary_objects_with_the_real_keys(value: dict[str, Any]) -> None:
+    check(json.dumps(value, allow_nan=True))
+
+
+def _paths(obj: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    paths = [prefix] if prefix else []
+    if isinstance(obj, dict):
+        for key, child in obj.items():
+            paths += _paths(child, (*prefix, key))
+    elif isinstance(obj, list):
+        for index, child in enumerate(obj):
+            paths += _paths(child, (*prefix, index))
+    return paths
+
+
+@st.composite
+def mutated_frames(draw: st.DrawFn) -> str:
+    frame = json.loads(json.dumps(draw(st.sampled_from(VALID_FRAMES))))
+    for _ in range(draw(st.integers(min_value=1, max_value=3))):
+        paths = _paths(frame)
+        if not paths:
+            break
+        path = draw(st.sampled_from(paths))
+        parent = frame
+        for step in path[:-1]:
+            parent = parent[step]
+        action = draw(st.sampled_from(["replace", "delete", "nest"]))
+        if action == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif action == "nest":
+            parent[path[-1]] = {"data": parent[path[-1]], "x": [parent[path[-1]]]}
+        else:
+            parent[path[-1]] = draw(weird_values)
+    # Python's json writes NaN and Infinity, which a broken sender could too.
+    return json.dumps(frame, allow_nan=True)
+
+
+@settings(max_examples=1500)
+@given(mutated_frames())
+@example('{"e":"ACCOUNT_CONFIG_UPDATE","fs":"UM","E":1,"ac":{"s":"BTCUSDT","l":NaN}}')
+@example('{"e":"ACCOUNT_CONFIG_UPDATE","fs":"UM","E":1,"ac":{"s":"BTCUSDT","l":1e400}}')
+@example('{"e":"ACCOUNT_CONFIG_UPDATE","E":"' + "9" * 400 + '"}')
+@example('{"stream":"s","data":' * 200 + "{}" + "}" * 200)
+@example("[" * 5000 + "]" * 5000)
+@example('{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ac":{"s":"\\ud800","l":3}}')
+def test_mutations_of_valid_frames(raw: str) -> None:
+    check(raw)
+
+
+@settings(max_examples=300)
+@given(st.sampled_from(VALID_FRAMES), st.integers(min_value=1, max_value=125))
+def test_valid_frames_round_trip_with_any_valid_leverage(frame: dict[str, Any], leverage: int) -> None:
+    frame = json.loads(json.dumps(frame))
+    target = frame.get("data", frame)
+    if isinstance(target.get("ac"), dict):
+        target["ac"]["l"] = leverage
+        event = decode(json.dumps(frame))
+        assert isinstance(event, AccountConfigUpdate)
+        assert event.leverage == leverage
