@@ -9,7 +9,6 @@ an event received after the mark is kept over the snapshot's (possibly older) va
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from typing import Final
 
@@ -85,12 +84,15 @@ def _order(old_e: int | None, old_t: int | None, new_e: int, new_t: int | None) 
 
 
 class LeverageBook:
-    """``(unit, exchange symbol) -> BookEntry`` plus the account flags. See the module docstring for the order."""
+    """``(unit, exchange symbol) -> BookEntry`` plus the account flags. See the module docstring for the order.
+
+    Single writer: ``apply``, ``apply_snapshot`` and ``mark`` belong to one thread (the bridge's loop). Reads are
+    safe from any thread at any time.
+    """
 
     def __init__(self, symbols: SymbolMap | None = None) -> None:
         self._entries: dict[tuple[Unit, str], BookEntry] = {}
         self._flags: dict[AccountSetting, FlagEntry] = {}
-        self._write = threading.Lock()  # writers only: readers never take it
         self._seq = 0
         self._events = self._stale = self._duplicates = self._snapshots = self._kept_newer = 0
         self.symbols: SymbolMap | None = symbols
@@ -103,27 +105,29 @@ class LeverageBook:
 
     def apply(self, event: AccountConfigUpdate) -> tuple[Change, ...]:
         """Apply one decoded event; return the real changes (none for a duplicate, stale or no-op event)."""
-        with self._write:
-            self._seq += 1
-            self._events += 1
-            seq = self._seq
-            changes: list[Change] = []
-            e, t = event.event_time, event.transaction_time
-            if event.symbol is not None and event.leverage is not None:
-                key = (event.unit, event.symbol)
-                entry = self._entries.get(key)
-                verdict = _NEWER if entry is None else _order(entry.event_time, entry.transaction_time, e, t)
-                if verdict == _NEWER:
-                    self._entries[key] = BookEntry(event.leverage, e, t, "stream", seq)
-                    if entry is None or entry.leverage != event.leverage:
-                        changes.append(self._leverage_change(key, entry, event.leverage, "stream", e, t))
-                else:
-                    self._count(verdict)
-            if event.multi_assets is not None:
-                change = self._set_flag_from_event("multi_assets", event.multi_assets, e, t, seq)
-                if change is not None:
-                    changes.append(change)
-            return tuple(changes)
+        self._seq += 1
+        self._events += 1
+        seq = self._seq
+        changes: tuple[Change, ...] = ()
+        e, t = event.event_time, event.transaction_time
+        if event.symbol is not None and event.leverage is not None:
+            key = (event.unit, event.symbol)
+            entry = self._entries.get(key)
+            if entry is None or (entry.event_time is not None and e > entry.event_time):
+                verdict = _NEWER  # the common case, decided without a call
+            else:
+                verdict = _order(entry.event_time, entry.transaction_time, e, t)
+            if verdict == _NEWER:
+                self._entries[key] = BookEntry(event.leverage, e, t, "stream", seq)
+                if entry is None or entry.leverage != event.leverage:
+                    changes = (self._leverage_change(key, entry, event.leverage, "stream", e, t),)
+            else:
+                self._count(verdict)
+        if event.multi_assets is not None:
+            change = self._set_flag_from_event("multi_assets", event.multi_assets, e, t, seq)
+            if change is not None:
+                changes = (*changes, change)
+        return changes
 
     def apply_snapshot(
         self, snapshot: Snapshot, *, requested_at: int, source: Source = "snapshot"
@@ -133,42 +137,41 @@ class LeverageBook:
         Entries written by an event received after that position are kept (counted in ``kept_newer``); every other
         difference is applied and returned as a change with ``source``.
         """
-        with self._write:
-            self._seq += 1
-            self._snapshots += 1
-            seq = self._seq
-            changes: list[Change] = []
-            for unit, by_symbol in snapshot.leverage.items():
-                for symbol, leverage in by_symbol.items():
-                    key = (unit, symbol)
-                    entry = self._entries.get(key)
-                    if entry is not None and entry.seq > requested_at:
-                        self._kept_newer += 1
-                        continue
-                    if entry is not None and entry.leverage == leverage:
-                        continue
-                    floor_e = None if entry is None else entry.event_time
-                    floor_t = None if entry is None else entry.transaction_time
-                    self._entries[key] = BookEntry(leverage, floor_e, floor_t, source, seq)
-                    changes.append(self._leverage_change(key, entry, leverage, source, None, None))
-            flags: tuple[tuple[AccountSetting, bool | None], ...] = (
-                ("multi_assets", snapshot.multi_assets),
-                ("dual_side_position", snapshot.dual_side_position),
-            )
-            for setting, value in flags:
-                if value is None:
-                    continue
-                flag = self._flags.get(setting)
-                if flag is not None and flag.seq > requested_at:
+        self._seq += 1
+        self._snapshots += 1
+        seq = self._seq
+        changes: list[Change] = []
+        for unit, by_symbol in snapshot.leverage.items():
+            for symbol, leverage in by_symbol.items():
+                key = (unit, symbol)
+                entry = self._entries.get(key)
+                if entry is not None and entry.seq > requested_at:
                     self._kept_newer += 1
                     continue
-                if flag is not None and flag.value == value:
+                if entry is not None and entry.leverage == leverage:
                     continue
-                floor_e = None if flag is None else flag.event_time
-                floor_t = None if flag is None else flag.transaction_time
-                self._flags[setting] = FlagEntry(value, floor_e, floor_t, source, seq)
-                changes.append(AccountModeChange(setting, None if flag is None else flag.value, value, source, None))
-            return tuple(changes)
+                floor_e = None if entry is None else entry.event_time
+                floor_t = None if entry is None else entry.transaction_time
+                self._entries[key] = BookEntry(leverage, floor_e, floor_t, source, seq)
+                changes.append(self._leverage_change(key, entry, leverage, source, None, None))
+        flags: tuple[tuple[AccountSetting, bool | None], ...] = (
+            ("multi_assets", snapshot.multi_assets),
+            ("dual_side_position", snapshot.dual_side_position),
+        )
+        for setting, value in flags:
+            if value is None:
+                continue
+            flag = self._flags.get(setting)
+            if flag is not None and flag.seq > requested_at:
+                self._kept_newer += 1
+                continue
+            if flag is not None and flag.value == value:
+                continue
+            floor_e = None if flag is None else flag.event_time
+            floor_t = None if flag is None else flag.transaction_time
+            self._flags[setting] = FlagEntry(value, floor_e, floor_t, source, seq)
+            changes.append(AccountModeChange(setting, None if flag is None else flag.value, value, source, None))
+        return tuple(changes)
 
     def _set_flag_from_event(
         self, setting: AccountSetting, value: bool, e: int, t: int | None, seq: int

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from .book import LeverageBook
 
 
-@frozen(slots=True)
+# Changes are transient: dict-backed frozen classes build faster than slotted ones (see events.py).
+@frozen(slots=False)
 class LeverageChange:
     """The leverage of one symbol changed (or became known: ``old`` is None the first time)."""
 
@@ -29,7 +30,7 @@ class LeverageChange:
     """ccxt unified symbol (``BTC/USDT:USDT``) once markets are loaded, else None."""
 
 
-@frozen(slots=True)
+@frozen(slots=False)
 class AccountModeChange:
     """An account-wide flag changed: ``multi_assets`` (union margin) or ``dual_side_position`` (hedge mode)."""
 
