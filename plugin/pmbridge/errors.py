@@ -35,3 +35,51 @@ class PluginError(PMBridgeError):
 
 class ConfigError(PMBridgeError, ValueError):
     """A configuration value is missing or invalid."""
+
+
+class ExchangeError(PMBridgeError):
+    """Binance (or the network on the way) refused or failed a REST call.
+
+    ``code`` is Binance's error code when it sent one (``-2015``), ``status`` the HTTP status when known.
+    """
+
+    retryable = False
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.status = status
+
+
+class AuthenticationFailed(ExchangeError):
+    """-2015 or -1022: the key, its permissions, its IP whitelist or the secret is wrong. Fatal: retrying won't help."""
+
+
+class RateLimited(ExchangeError):
+    """HTTP 429 (or 418, an IP ban): wait ``retry_after`` seconds before the next call."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float, code: int | None = None, status: int | None = None):
+        super().__init__(message, code=code, status=status)
+        self.retry_after = retry_after
+
+
+class ClockSkew(ExchangeError):
+    """-1021: our timestamp is outside Binance's recvWindow. Retried after re-measuring the clock offset."""
+
+    retryable = True
+
+
+class ListenKeyGone(ExchangeError):
+    """-1125: the listenKey does not exist any more. A new one must be created."""
+
+
+class ExchangeUnavailable(ExchangeError):
+    """5xx, timeouts, refused connections: the outcome is unknown. Retried with backoff, forever."""
+
+    retryable = True
+
+
+class RequestRejected(ExchangeError):
+    """Any other Binance error (-4028 invalid leverage, -1121 invalid symbol...): the request itself is wrong."""

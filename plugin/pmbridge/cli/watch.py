@@ -1,0 +1,77 @@
+"""``pmbridge watch``: the live view of an account, read-only."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from ..bridge import Bridge, SetupFailed
+from ..config import BridgeConfig
+from ..const import ACCOUNT_TYPES, ENV_API_KEY, ENV_API_SECRET
+from ..errors import ConfigError
+from .output import Printer
+
+EPILOG = f"""\
+Keys come from {ENV_API_KEY} and {ENV_API_SECRET} (read-only permission is enough).
+Without --base-url pmbridge talks to Binance itself.
+
+examples:
+  pmbridge watch --json
+  pmbridge watch --base-url http://127.0.0.1:8765 --json     # against `python -m pmbridge.sim`
+  pmbridge watch --account usdm --reconcile-interval 300
+
+exit codes: 0 stopped by Ctrl-C or SIGTERM; 1 could not start or stopped on a fatal error (the message says why);
+2 bad command line."""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.add_argument("--base-url", help="REST and stream host, e.g. the simulator's http://127.0.0.1:PORT")
+    parser.add_argument("--account", choices=ACCOUNT_TYPES, default="pm", help="account type (default: pm)")
+    parser.add_argument("--json", action="store_true", help="one JSON object per line per change")
+    parser.add_argument(
+        "--reconcile-interval",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="fixed REST reconcile cadence (default: 900)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> BridgeConfig:
+    return BridgeConfig.from_env(
+        account=args.account, base_url=args.base_url, reconcile_interval=args.reconcile_interval
+    )
+
+
+async def watch(config: BridgeConfig, printer: Printer) -> int:
+    bridge = Bridge(config, plugins=(printer,))
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bridge.stop("stopped by signal")))
+    try:
+        await bridge.start()
+    except SetupFailed as exc:
+        print(f"pmbridge watch: could not start: {exc}", file=sys.stderr)
+        return 1
+    reason = await bridge.wait_stopped()
+    if reason.startswith("fatal"):
+        print(f"pmbridge watch: {reason}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = config_from_args(args)
+    except ConfigError as exc:
+        print(f"pmbridge watch: {exc}", file=sys.stderr)
+        return 2
+    return asyncio.run(watch(config, Printer(json_lines=args.json)))
+
+
+COMMANDS = {"watch": ("watch an account's leverage and account mode live (read-only)", add_arguments, run)}

@@ -1,0 +1,208 @@
+"""The coordinator: one per account. Merges push (the stream) and poll (REST snapshots) into the book, in order.
+
+On every connection with a possible gap: buffer live events, take a snapshot, apply it, then drain the buffer ordered
+by (E, T), so an event newer than the snapshot always wins (the book's mark/apply_snapshot seam guarantees it even
+without the buffer). Besides, a fixed-cadence reconcile that pushes do not reset. Every change goes out through the
+plugin manager's isolating ``notify``; availability is announced once when lost and once when back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+from typing import Final
+
+from .book import LeverageBook
+from .config import BridgeConfig
+from .const import Source
+from .errors import AuthenticationFailed, DecodeError, ExchangeError, UnknownEventError
+from .events import AccountConfigUpdate, ListenKeyExpired, decode
+from .manager import PluginManager
+from .models import Change, LeverageChange, ReconcileReport, StreamState, StreamStateChange
+from .rest import RestClient
+from .retry import Backoff
+from .stream import UserStream
+
+log = logging.getLogger(__name__)
+
+BUFFER_LIMIT: Final = 100_000
+"""Frames held while a snapshot is in flight; past it the snapshot is retaken (a later snapshot covers them)."""
+
+
+class Coordinator:
+    def __init__(self, config: BridgeConfig, pm: PluginManager, book: LeverageBook, rest: RestClient) -> None:
+        self.config = config
+        self.pm = pm
+        self.book = book
+        self.rest = rest
+        self.state = StreamState.STARTING
+        self.stream = UserStream(
+            config, rest, on_frame=self.on_frame, on_connected=self._connected, on_disconnected=self._disconnected
+        )
+        self.ready = asyncio.Event()
+        """Set once the first snapshot is in the book."""
+        self.resyncs = 0
+        self.decode_errors = 0
+        self.unknown_event_types: dict[str, int] = {}
+        self.last_decode_error: str | None = None
+        self._buffer: list[AccountConfigUpdate] | None = None
+        self._resync_task: asyncio.Task[None] | None = None
+        self._resync_again = False
+        self._fatal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._backoff = Backoff(config.backoff_initial, config.backoff_max)
+
+    # -- frames (the hot path) ----------------------------------------------------------------------------------
+    def on_frame(self, raw: str | bytes) -> None:
+        try:
+            event = decode(raw)
+        except UnknownEventError as exc:
+            seen = self.unknown_event_types.get(exc.event_type, 0)
+            if not seen:
+                log.info("ignoring user-stream events of unknown type %r (logged once per type)", exc.event_type)
+            self.unknown_event_types[exc.event_type] = seen + 1
+            return
+        except DecodeError as exc:
+            self.decode_errors += 1
+            self.last_decode_error = str(exc)
+            log.warning("dropped a malformed frame: %s (the next reconcile restores anything it hid)", exc)
+            return
+        if type(event) is AccountConfigUpdate:
+            if self._buffer is not None:
+                if len(self._buffer) >= BUFFER_LIMIT:
+                    self._buffer.clear()
+                    self._resync_again = True
+                self._buffer.append(event)
+            elif event.symbol is None and event.multi_assets is None:
+                self.request_resync("config_event")  # "something changed": Binance did not say what
+            else:
+                self._announce(self.book.apply(self._with_unit(event)))
+        elif type(event) is ListenKeyExpired:
+            self.stream.renew_key("Binance said the listenKey expired (listenKeyExpired)")
+
+    def _with_unit(self, event: AccountConfigUpdate) -> AccountConfigUpdate:
+        # fs and the symbol's shape are hints; loaded markets are the authority.
+        symbols = self.book.symbols
+        if symbols is not None and event.symbol is not None:
+            unit = symbols.unit_of(event.symbol)
+            if unit != event.unit:
+                return AccountConfigUpdate(
+                    unit, event.event_time, event.transaction_time, event.symbol, event.leverage, event.multi_assets
+                )
+        return event
+
+    def _announce(self, changes: Iterable[Change]) -> None:
+        notify = self.pm.notify
+        for change in changes:
+            if type(change) is LeverageChange:
+                notify("pmbridge_leverage_changed", change)
+            else:
+                notify("pmbridge_account_mode_changed", change)
+
+    # -- connection state ---------------------------------------------------------------------------------------
+    def _set_state(self, new: StreamState, reason: str) -> None:
+        old = self.state
+        if old is new:
+            return
+        self.state = new
+        if old is StreamState.CONNECTED and new is not StreamState.CONNECTED:
+            log.warning("pmbridge unavailable: %s", reason)
+        elif new is StreamState.CONNECTED and self.resyncs > 1:
+            log.warning("pmbridge available again: %s", reason)
+        self.pm.notify("pmbridge_stream_state_changed", StreamStateChange(old, new, reason, time.time()))
+
+    def _connected(self, gap: bool, reason: str) -> None:
+        if gap:
+            self.request_resync("connect", reason)
+        else:
+            log.info("%s", reason)
+
+    def _disconnected(self, reason: str) -> None:
+        self._set_state(StreamState.DISCONNECTED, reason)
+
+    # -- resync -------------------------------------------------------------------------------------------------
+    def request_resync(self, trigger: str, reason: str | None = None) -> None:
+        """Take a snapshot soon; live events are buffered meanwhile. Coalesces with one already running."""
+        if trigger == "connect":
+            self._set_state(StreamState.RESYNCING, reason or "resyncing")
+            if self._buffer is None:
+                self._buffer = []
+        if self._resync_task is not None and not self._resync_task.done():
+            self._resync_again = True
+            return
+        self._resync_task = asyncio.create_task(self._resync_until_done(trigger), name="pmbridge-resync")
+
+    async def _resync_until_done(self, trigger: str) -> None:
+        while True:
+            try:
+                await self.resync(trigger)
+            except AuthenticationFailed as exc:
+                self.fail(str(exc))
+                return
+            except ExchangeError as exc:  # retryable errors were already retried inside rest
+                delay = self._backoff.next()
+                log.warning("snapshot failed (%s); trying again in %.1f s", exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            self._backoff.reset()
+            if not self._resync_again:
+                return
+            self._resync_again = False
+
+    async def resync(self, trigger: str) -> ReconcileReport:
+        """One snapshot: mark, fetch, apply, drain the buffer, announce. Returns the report."""
+        started = time.perf_counter()
+        calls_before = self.rest.calls
+        kept_before = self.book.stats().kept_newer
+        mark = self.book.mark()
+        snapshot = await self.rest.snapshot()
+        first = not self.ready.is_set()
+        source: Source = "snapshot" if first else "reconcile"
+        changes = self.book.apply_snapshot(snapshot, requested_at=mark, source=source)
+        kept_newer = self.book.stats().kept_newer - kept_before
+        self.resyncs += 1
+        self._announce(changes)
+        buffered, self._buffer = self._buffer, None
+        if buffered:
+            buffered.sort(key=lambda e: (e.event_time, e.transaction_time or 0))
+            for event in buffered:
+                if event.symbol is None and event.multi_assets is None:
+                    continue  # the snapshot just taken answers it
+                self._announce(self.book.apply(self._with_unit(event)))
+        report = ReconcileReport(
+            source=source,
+            trigger=trigger,
+            rest_calls=self.rest.calls - calls_before,
+            symbols=snapshot.symbols,
+            duration_s=time.perf_counter() - started,
+            changes=changes,
+            kept_newer=kept_newer,
+        )
+        if first:
+            self.ready.set()
+            self.pm.historic("pmbridge_ready", self.book)
+        if self.state is StreamState.RESYNCING:
+            self._set_state(StreamState.CONNECTED, f"snapshot applied ({trigger}), live events flowing")
+        self.pm.notify("pmbridge_reconciled", report)
+        return report
+
+    async def reconcile_forever(self) -> None:
+        """The fixed cadence: every ``reconcile_interval``, whatever the stream pushed in between."""
+        interval = self.config.scaled(self.config.reconcile_interval)
+        loop = asyncio.get_running_loop()
+        next_run = loop.time() + interval
+        while True:
+            await asyncio.sleep(max(0.0, next_run - loop.time()))
+            next_run += interval
+            if self.state is StreamState.CONNECTED:
+                self.request_resync("interval")
+
+    # -- failure ------------------------------------------------------------------------------------------------
+    def fail(self, reason: str) -> None:
+        """Something retrying cannot fix happened: the bridge stops with ``reason``."""
+        if not self._fatal.done():
+            self._fatal.set_result(reason)
+
+    async def wait_fatal(self) -> str:
+        return await self._fatal

@@ -1,0 +1,152 @@
+"""pytest fixtures for pmbridge and its plugins (registered through ``pytest11``: installed with pmbridge).
+
+    async def test_my_plugin(pmbridge_sim, pmbridge_bridge, pmbridge_recorder):
+        pmbridge_bridge.pm.register(MyPlugin())
+        await pmbridge_sim.set_leverage("BTCUSDT", 25)          # a change made "in the Binance app"
+        change = await pmbridge_recorder.wait_for_leverage("BTCUSDT", 25)
+        assert change.source == "stream"
+
+``pmbridge_sim`` is a running simulator on 127.0.0.1; ``pmbridge_bridge`` a started bridge connected to it (first
+snapshot applied); ``pmbridge_recorder`` a plugin registered on that bridge that records every hook call. The
+async fixtures need pytest-asyncio (``pip install 'pmbridge[test]'``). Importing this module is cheap: nothing heavy
+is imported until a fixture is used.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import pytest
+
+from .models import (
+    AccountModeChange,
+    BridgeInfo,
+    LeverageChange,
+    ReconcileReport,
+    Shutdown,
+    StreamStateChange,
+)
+
+if TYPE_CHECKING:
+    from .book import LeverageBook
+    from .bridge import Bridge
+    from .config import BridgeConfig
+    from .sim import Simulator
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+try:
+    import pytest_asyncio
+
+    _fixture: Any = pytest_asyncio.fixture
+except ImportError:  # pragma: no cover - without pytest-asyncio only the sync helpers are usable
+    _fixture = pytest.fixture
+
+
+def _async_fixture(function: F) -> F:
+    return cast(F, _fixture(function))
+
+
+class HookRecorder:
+    """A plugin that records every notification hook call as ``(hook name, argument)``, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any]] = []
+
+    def _record(self, name: str, arg: Any) -> None:
+        self.calls.append((name, arg))
+
+    def pmbridge_configure(self, config: BridgeInfo) -> None:
+        self._record("pmbridge_configure", config)
+
+    def pmbridge_ready(self, book: LeverageBook) -> None:
+        self._record("pmbridge_ready", book)
+
+    def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
+        self._record("pmbridge_leverage_changed", change)
+
+    def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
+        self._record("pmbridge_account_mode_changed", change)
+
+    def pmbridge_stream_state_changed(self, change: StreamStateChange) -> None:
+        self._record("pmbridge_stream_state_changed", change)
+
+    def pmbridge_reconciled(self, report: ReconcileReport) -> None:
+        self._record("pmbridge_reconciled", report)
+
+    def pmbridge_shutdown(self, shutdown: Shutdown) -> None:
+        self._record("pmbridge_shutdown", shutdown)
+
+    def of(self, hook: str) -> list[Any]:
+        return [arg for name, arg in self.calls if name == hook]
+
+    def leverage_changes(self, source: str | None = None) -> list[LeverageChange]:
+        return [c for c in self.of("pmbridge_leverage_changed") if source is None or c.source == source]
+
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
+        """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}; hooks seen: {self.summary()}")
+            await asyncio.sleep(0.002)
+
+    async def wait_for_leverage(
+        self, exchange_symbol: str, leverage: int, source: str | None = None, timeout: float = 5.0
+    ) -> LeverageChange:
+        def found() -> LeverageChange | None:
+            for change in reversed(self.leverage_changes(source)):
+                if change.exchange_symbol == exchange_symbol and change.new == leverage:
+                    return change
+            return None
+
+        result: LeverageChange = await self.wait_for(found, timeout, f"{exchange_symbol} -> {leverage}x")
+        return result
+
+    def summary(self) -> list[str]:
+        return [
+            f"{name}({getattr(arg, 'exchange_symbol', '')}{getattr(arg, 'new', '')})" for name, arg in self.calls[-20:]
+        ]
+
+
+def fast_config(sim: Simulator, **overrides: Any) -> BridgeConfig:
+    """A bridge configuration for the simulator with test-friendly timings (overridable)."""
+    from .config import BridgeConfig  # noqa: PLC0415
+
+    return BridgeConfig.for_simulator(sim.base_url, sim.api_key, sim.api_secret, **overrides)
+
+
+@_async_fixture
+async def pmbridge_sim() -> AsyncIterator[Simulator]:
+    """A running simulator (8 symbols) on 127.0.0.1, stopped after the test."""
+    from .sim import Simulator  # noqa: PLC0415
+
+    async with Simulator(symbols=8) as sim:
+        yield sim
+
+
+@pytest.fixture
+def pmbridge_recorder() -> HookRecorder:
+    return HookRecorder()
+
+
+@_async_fixture
+async def pmbridge_bridge(pmbridge_sim: Simulator, pmbridge_recorder: HookRecorder) -> AsyncIterator[Bridge]:
+    """A bridge connected to ``pmbridge_sim`` with its first snapshot applied; ``pmbridge_recorder`` registered."""
+    from .bridge import Bridge  # noqa: PLC0415
+    from .manager import create_plugin_manager  # noqa: PLC0415
+
+    bridge = Bridge(
+        fast_config(pmbridge_sim), pm=create_plugin_manager(load_entrypoints=False), plugins=(pmbridge_recorder,)
+    )
+    await bridge.start()
+    try:
+        yield bridge
+    finally:
+        await bridge.stop()
