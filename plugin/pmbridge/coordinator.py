@@ -106,7 +106,10 @@ class Coordinator:
         if old is new:
             return
         self.state = new
-        if old is StreamState.CONNECTED and new is not StreamState.CONNECTED:
+        # Availability is logged once when lost and once when back; every transition goes to the hook.
+        if new is StreamState.STOPPED:
+            log.info("pmbridge stopped: %s", reason)
+        elif old is StreamState.CONNECTED:
             log.warning("pmbridge unavailable: %s", reason)
         elif new is StreamState.CONNECTED and self.resyncs > 1:
             log.warning("pmbridge available again: %s", reason)

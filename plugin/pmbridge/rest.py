@@ -35,7 +35,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _CODE: Final = re.compile(r'"code"\s*:\s*(-?\d+)')
-_STATUS: Final = re.compile(r"^\w+ (418|429|5\d\d) ")
+_STATUS: Final = re.compile(r" (418|429|5\d\d) ")
+_RETRYABLE_CODES: Final = frozenset({-1000, -1001, -1006, -1007, -1008})  # Binance: unknown/internal/timeout/busy
 _AUTH_CODES: Final = frozenset({-2015, -2014, -1022, -2008})
 _BAN_DEFAULT_S: Final = 120.0
 
@@ -204,7 +205,10 @@ class RestClient:
             return ClockSkew(f"{what}: timestamp outside recvWindow (-1021), the local clock is off", code=code)
         if code == -1125:
             return ListenKeyGone(f"{what}: the listenKey does not exist any more (-1125)", code=code)
-        if code is not None and (status is None or status < 500):
+        if code in _RETRYABLE_CODES or isinstance(exc, ccxt.NetworkError):
+            return ExchangeUnavailable(f"{what}: Binance is unavailable ({code or status or type(exc).__name__}: "
+                                       f"{_message(text)})", code=code, status=status)
+        if code is not None:
             return RequestRejected(f"{what}: Binance refused ({code}: {_message(text)})", code=code, status=status)
         if isinstance(exc, ccxt.AuthenticationError):
             return AuthenticationFailed(f"{what}: authentication failed ({text[:200]})")

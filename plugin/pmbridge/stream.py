@@ -60,6 +60,7 @@ class UserStream:
         self._backoff = Backoff(config.backoff_initial, config.backoff_max)
         self._session: aiohttp.ClientSession | None = None
         self._key: str | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
         self.connections = 0
         self.rotations = 0
         self.key_renewals = 0
@@ -165,16 +166,25 @@ class UserStream:
     async def _rotate(
         self, old_ws: aiohttp.ClientWebSocketResponse, old_reader: asyncio.Task[str]
     ) -> tuple[aiohttp.ClientWebSocketResponse, asyncio.Task[str]]:
-        """Make before break: the new socket is up and reading before the old one closes."""
+        """Make before break: the new socket is up and reading before the old one closes (in the background, so
+        keepalives go on during the overlap)."""
         key = self._key = await self.rest.create_listen_key()  # same key while active, extended 60 min
         ws = await self._open(key)
         reader = asyncio.create_task(self._read(ws), name="pmbridge-stream-reader")
         self.rotations += 1
         self._on_connected(False, "rotated to a fresh connection before the 24 h cut; no gap")
-        await asyncio.sleep(ROTATION_OVERLAP_S)
-        old_reader.cancel()
-        await old_ws.close()
+        retire = asyncio.create_task(self._retire(old_ws, old_reader), name="pmbridge-stream-retire")
+        self._retiring.add(retire)
+        retire.add_done_callback(self._retiring.discard)
         return ws, reader
+
+    @staticmethod
+    async def _retire(ws: aiohttp.ClientWebSocketResponse, reader: asyncio.Task[str]) -> None:
+        try:
+            await asyncio.sleep(ROTATION_OVERLAP_S)
+        finally:
+            reader.cancel()
+            await ws.close()
 
 
 def _describe(exc: BaseException | None) -> str:

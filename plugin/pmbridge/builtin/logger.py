@@ -31,8 +31,8 @@ def pmbridge_account_mode_changed(change: AccountModeChange) -> None:
 
 @hookimpl(trylast=True)
 def pmbridge_stream_state_changed(change: StreamStateChange) -> None:
-    level = logging.WARNING if change.old.value == "connected" and not change.available else logging.INFO
-    log.log(level, "stream %s -> %s: %s", change.old, change.new, change.reason)
+    # The coordinator logs availability (once lost, once back); every transition is only worth a debug line.
+    log.debug("stream %s -> %s: %s", change.old, change.new, change.reason)
 
 
 @hookimpl(trylast=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,12 @@ exit codes: 0 the book ended equal to the exchange's truth; 1 it did not (a bug:
 class Broken:
     """A deliberately faulty third-party plugin: pmbridge logs it by name and the others still get every call."""
 
+    def __init__(self, board: Board | None) -> None:
+        self.board = board
+
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
+        if self.board is not None:
+            self.board.log.append("demo.broken-plugin raised: isolated and counted, the other plugins got the call")
         raise RuntimeError("this plugin is broken on purpose")
 
 
@@ -72,7 +78,15 @@ class Board:
         )
 
     def render(self) -> Group:
-        table = Table(title=f"pmbridge demo  -  stream: {self.state}  -  flags: {self.flags}", expand=False)
+        def on_off(setting: str) -> str:
+            value = self.flags.get(setting)
+            return "?" if value is None else ("on" if value else "off")
+
+        title = (
+            f"pmbridge demo  |  stream: {self.state}  |  multi-assets: {on_off('multi_assets')}  |  "
+            f"hedge mode: {on_off('dual_side_position')}"
+        )
+        table = Table(title=title, expand=False)
         for column in ("exchange id", "symbol", "leverage", "was", "source"):
             table.add_column(column)
         for exchange_id, (symbol, old, new, source) in sorted(self.rows.items()):
@@ -147,7 +161,9 @@ async def demo(json_lines: bool) -> int:
     plugins: tuple[object, ...] = (Printer(json_lines=True),) if json_lines else (board,)
     async with Simulator(symbols=6) as sim:
         pm = create_plugin_manager(block=["pmbridge.builtin.logger"])
-        pm.register(Broken(), name="demo.broken-plugin")
+        pm.register(Broken(None if json_lines else board), name="demo.broken-plugin")
+        # The story shows the isolation itself; the tracebacks a real deployment wants would drown the table.
+        logging.getLogger("pmbridge").setLevel(logging.CRITICAL)
         config = BridgeConfig.for_simulator(sim.base_url, sim.api_key, sim.api_secret, backoff_initial=0.3)
         bridge = Bridge(config, pm=pm, plugins=plugins)
 
