@@ -1,0 +1,46 @@
+"""`python -m pmbridge.sim`: run the simulator alone; prints one JSON line (how to connect), serves until signalled."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import orjson
+
+from .server import Simulator
+
+
+def _parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m pmbridge.sim", description=__doc__)
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
+    parser.add_argument("--symbols", type=int, default=8, help="number of USDⓈ-M symbols (at least 6)")
+    parser.add_argument("--clock-speed", type=float, default=1.0, help="sim seconds per real second")
+    parser.add_argument("--seed", type=int, default=0, help="non-zero: reproducible credentials and listen keys")
+    return parser.parse_args(argv)
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    sim = Simulator(symbols=args.symbols, seed=args.seed, clock_speed=args.clock_speed)
+    await sim.start(port=args.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    # The only stdout output, and it carries the secret: the launcher needs it, so nothing else is printed.
+    sys.stdout.write(orjson.dumps(sim.startup_info()).decode() + "\n")
+    sys.stdout.flush()
+    try:
+        await stop.wait()
+    finally:
+        await sim.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    asyncio.run(_serve(_parse(argv)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""`SimulatorThread`: a Simulator on its own event loop in a daemon thread, driven with plain sync calls."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Coroutine
+from concurrent.futures import Future
+from types import TracebackType
+from typing import Any, Final, Self, TypeVar
+
+from .server import Simulator
+from .state import Account
+
+T = TypeVar("T")
+CALL_TIMEOUT_S: Final = 30.0
+
+
+class SimulatorThread:
+    """For clients that own another loop (or none): every method blocks until the simulator's loop has done it."""
+
+    def __init__(self, symbols: int = 8, api_key: str | None = None, api_secret: str | None = None, seed: int = 0,
+                 clock_speed: float = 1.0, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.simulator = Simulator(symbols, api_key, api_secret, seed, clock_speed)
+        self._host, self._port = host, port
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="pmbridge-sim", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+        self._call(self.simulator.start(self._host, self._port))
+
+    def stop(self) -> None:
+        if not self._thread.is_alive():
+            return
+        try:
+            self._call(self.simulator.stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=CALL_TIMEOUT_S)
+            self._loop.close()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    def _call(self, coro: Coroutine[Any, Any, T]) -> T:
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coro, self._loop)
+        return future.result(CALL_TIMEOUT_S)
+
+    @property
+    def base_url(self) -> str:
+        return self.simulator.base_url
+
+    @property
+    def api_key(self) -> str:
+        return self.simulator.api_key
+
+    @property
+    def api_secret(self) -> str:
+        return self.simulator.api_secret
+
+    @property
+    def ccxt_config(self) -> dict[str, Any]:
+        return self.simulator.ccxt_config
+
+    def startup_info(self) -> dict[str, Any]:
+        return self.simulator.startup_info()
+
+    def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
+        return self._call(self.simulator.set_leverage(symbol, leverage))
+
+    def set_multi_assets(self, enabled: bool) -> None:
+        self._call(self.simulator.set_multi_assets(enabled))
+
+    def set_position_mode(self, dual_side: bool) -> None:
+        self._call(self.simulator.set_position_mode(dual_side))
+
+    def drop(self) -> int:
+        return self._call(self.simulator.drop())
+
+    def expire_key(self, account: Account | None = None) -> list[Account]:
+        return self._call(self.simulator.expire_key(account))
+
+    def fail(self, status: int, count: int, code: int | None = None, retry_after: int | None = None,
+             paths: list[str] | None = None) -> None:
+        self._call(self.simulator.fail(status, count, code, retry_after, paths))
+
+    def set_latency(self, ms: int, count: int | None = None) -> None:
+        self._call(self.simulator.set_latency(ms, count))
+
+    def push_frames(self, frames: list[Any]) -> int:
+        return self._call(self.simulator.push_frames(frames))
+
+    def set_clock(self, speed: float | None = None, advance_ms: int | None = None) -> None:
+        self._call(self.simulator.set_clock(speed, advance_ms))
+
+    def reset_stats(self) -> None:
+        self._call(self.simulator.reset_stats())
+
+    def state(self) -> dict[str, Any]:
+        # Read on the simulator's loop: its dicts are only ever mutated there.
+        return self._call(self._on_loop(self.simulator.state))
+
+    def stats(self) -> dict[str, Any]:
+        return self._call(self._on_loop(self.simulator.stats))
+
+    @staticmethod
+    async def _on_loop(read: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        return read()
