@@ -1,0 +1,152 @@
+"""The command line as a user runs it: real processes, the simulator on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+BIN = Path(sys.executable).parent
+
+
+def pmbridge(*args: str, env: dict[str, str] | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "pmbridge"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.fixture
+def sim_process() -> Iterator[dict[str, Any]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pmbridge.sim", "--port", "0", "--symbols", "6"], stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    info = json.loads(process.stdout.readline())
+    yield info
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=10)
+
+
+def test_demo_json_converges() -> None:
+    result = pmbridge("demo", "--json", timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines[-1]["kind"] == "demo" and lines[-1]["converged"] is True
+    assert lines[-1]["plugin_errors"]["demo.broken-plugin:pmbridge_leverage_changed"] >= 1
+    kinds = {(line["kind"], line.get("source")) for line in lines}
+    assert {
+        ("leverage", "snapshot"),
+        ("leverage", "stream"),
+        ("leverage", "reconcile"),
+        ("multi_assets", "stream"),
+    } <= kinds
+
+
+def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]) -> None:
+    env = {**os.environ, "PMBRIDGE_API_KEY": sim_process["api_key"], "PMBRIDGE_API_SECRET": sim_process["api_secret"]}
+    watcher = subprocess.Popen(
+        [str(BIN / "pmbridge"), "watch", "--base-url", sim_process["base_url"], "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert watcher.stdout is not None
+    try:
+        lines: list[dict[str, Any]] = []
+        deadline = time.monotonic() + 30
+        while not any(line.get("state") == "connected" for line in lines):
+            assert time.monotonic() < deadline, lines
+            lines.append(json.loads(watcher.stdout.readline()))
+        snapshot = [line for line in lines if line["kind"] == "leverage"]
+        assert snapshot and all(line["old"] is None and line["source"] == "snapshot" for line in snapshot)
+        btc = next(line for line in snapshot if line["exchange_symbol"] == "BTCUSDT")
+        assert btc == {
+            "kind": "leverage",
+            "symbol": "BTC/USDT:USDT",
+            "exchange_symbol": "BTCUSDT",
+            "unit": "UM",
+            "old": None,
+            "new": 20,
+            "source": "snapshot",
+            "event_time": None,
+        }
+        requests.post(
+            f"{sim_process['base_url']}/_sim/leverage", json={"symbol": "BTCUSDT", "leverage": 25}, timeout=5
+        ).raise_for_status()
+        change = json.loads(watcher.stdout.readline())
+        assert {k: change[k] for k in ("kind", "symbol", "exchange_symbol", "unit", "old", "new", "source")} == {
+            "kind": "leverage",
+            "symbol": "BTC/USDT:USDT",
+            "exchange_symbol": "BTCUSDT",
+            "unit": "UM",
+            "old": 20,
+            "new": 25,
+            "source": "stream",
+        }
+        assert isinstance(change["event_time"], int)
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _out, err = watcher.communicate(timeout=15)
+    assert watcher.returncode == 0, err
+    assert sim_process["api_key"] not in err and sim_process["api_secret"] not in err
+
+
+def test_watch_with_bad_credentials_exits_1_and_says_what_to_check(sim_process: dict[str, Any]) -> None:
+    result = pmbridge(
+        "watch",
+        "--base-url",
+        sim_process["base_url"],
+        env={"PMBRIDGE_API_KEY": "K" * 64, "PMBRIDGE_API_SECRET": "S" * 64},
+    )
+    assert result.returncode == 1
+    assert "could not start" in result.stderr and "-2015" in result.stderr and "API key" in result.stderr
+    assert "K" * 64 not in result.stderr
+
+
+def test_watch_without_keys_is_a_usage_error() -> None:
+    result = pmbridge("watch", env={"PMBRIDGE_API_KEY": "", "PMBRIDGE_API_SECRET": ""})
+    assert result.returncode == 2
+    assert "PMBRIDGE_API_KEY" in result.stderr
+
+
+def test_every_command_has_help_with_examples() -> None:
+    for command in ("demo", "watch", "plugins", "decode"):
+        result = pmbridge(command, "--help")
+        assert result.returncode == 0
+        assert "examples:" in result.stdout, command
+
+
+def test_decode_command_reports_each_frame() -> None:
+    frames = '{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ac":{"s":"BTCUSDT","l":0}}\n{"e":"listenKeyExpired","E":"5"}\n'
+    result = subprocess.run(
+        [str(BIN / "pmbridge"), "decode"], input=frames, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 1
+    first, second = (json.loads(line) for line in result.stdout.splitlines())
+    assert first == {
+        "error": "DecodeError",
+        "field": "ac.l",
+        "message": "ac.l: leverage must be between 1 and 125, got 0",
+    }
+    assert second == {"type": "ListenKeyExpired", "event_time": 5}
+
+
+def test_plugins_command_lists_builtins() -> None:
+    result = pmbridge("plugins", "--json")
+    rows = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [row["name"] for row in rows] == ["pmbridge.builtin.logger", "pmbridge.builtin.policy"]

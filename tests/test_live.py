@@ -1,0 +1,274 @@
+"""The live bridge against the simulator: real ccxt over HTTP, real websockets, all on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from pmbridge import create_plugin_manager
+from pmbridge.bridge import Bridge, SetupFailed
+from pmbridge.config import BridgeConfig
+from pmbridge.models import AccountModeChange, StreamState
+from pmbridge.sim import Simulator
+from pmbridge.testing import HookRecorder, fast_config
+
+
+def book_matches(bridge: Bridge, sim: Simulator) -> bool:
+    truth = sim.state()
+    for unit in ("UM", "CM"):
+        for symbol, leverage in truth["leverage"][unit].items():
+            if bridge.book.leverage(symbol, unit) != leverage:
+                return False
+    return bridge.book.multi_assets == truth["multi_assets"]
+
+
+async def converged(bridge: Bridge, sim: Simulator, recorder: HookRecorder, timeout: float = 5.0) -> None:
+    await recorder.wait_for(lambda: book_matches(bridge, sim), timeout, "the book to equal /_sim/state")
+
+
+async def test_first_snapshot_fills_the_book_and_announces_from_none(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder
+) -> None:
+    truth = pmbridge_sim.state()
+    changes = pmbridge_recorder.leverage_changes("snapshot")
+    assert len(changes) == len(truth["leverage"]["UM"]) + len(truth["leverage"]["CM"])
+    assert all(change.old is None for change in changes)
+    btc = next(c for c in changes if c.exchange_symbol == "BTCUSDT")
+    assert (btc.symbol, btc.unit) == ("BTC/USDT:USDT", "UM")
+    assert book_matches(pmbridge_bridge, pmbridge_sim)
+    names = [name for name, _ in pmbridge_recorder.calls]
+    assert names.index("pmbridge_configure") < names.index("pmbridge_ready") < names.index("pmbridge_reconciled")
+    assert pmbridge_bridge.available
+
+
+async def test_changes_in_the_app_and_through_rest_arrive_from_the_stream(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder
+) -> None:
+    await pmbridge_sim.set_leverage("BTCUSDT", 25)  # "in the Binance app"
+    change = await pmbridge_recorder.wait_for_leverage("BTCUSDT", 25, "stream")
+    assert (change.old, change.symbol, change.unit) == (20, "BTC/USDT:USDT", "UM")
+    assert change.event_time is not None
+    await pmbridge_bridge.set_leverage("UM", "ETHUSDT", 7)  # through ccxt's REST
+    await pmbridge_recorder.wait_for_leverage("ETHUSDT", 7, "stream")
+    assert pmbridge_bridge.book.leverage("ETH/USDT:USDT") == 7
+
+
+async def test_coin_m_symbols_and_multi_assets(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder
+) -> None:
+    await pmbridge_sim.set_leverage("BTCUSD_PERP", 11)
+    change = await pmbridge_recorder.wait_for_leverage("BTCUSD_PERP", 11, "stream")
+    assert (change.unit, change.symbol) == ("CM", "BTC/USD:BTC")
+    await pmbridge_sim.set_multi_assets(True)
+    mode = await pmbridge_recorder.wait_for(
+        lambda: [c for c in pmbridge_recorder.of("pmbridge_account_mode_changed") if c.source == "stream"]
+    )
+    assert mode == [
+        AccountModeChange("multi_assets", False, True, "stream", mode[0].event_time, mode[0].transaction_time)
+    ]
+    assert pmbridge_bridge.book.multi_assets is True
+
+
+async def test_change_made_while_the_socket_is_down_is_recovered_by_reconcile(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder
+) -> None:
+    await pmbridge_sim.drop()
+    await pmbridge_sim.set_leverage("SOLUSDT", 33)  # no socket is open: Binance never redelivers this
+    change = await pmbridge_recorder.wait_for_leverage("SOLUSDT", 33)
+    assert change.source == "reconcile"
+    await converged(pmbridge_bridge, pmbridge_sim, pmbridge_recorder)
+    states = [c.new for c in pmbridge_recorder.of("pmbridge_stream_state_changed")]
+    assert StreamState.DISCONNECTED in states and states[-1] is StreamState.CONNECTED
+
+
+async def test_listen_key_expiry_gets_a_new_key_and_resyncs(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder
+) -> None:
+    coordinator = pmbridge_bridge.coordinator
+    assert coordinator is not None
+    await pmbridge_sim.expire_key()
+    await pmbridge_recorder.wait_for(lambda: coordinator.stream.key_renewals >= 1, what="a key renewal")
+    await pmbridge_recorder.wait_for(lambda: pmbridge_bridge.available, what="reconnection")
+    await pmbridge_sim.set_leverage("XRPUSDT", 9)
+    assert (await pmbridge_recorder.wait_for_leverage("XRPUSDT", 9)).source == "stream"
+
+
+async def test_minus_1125_on_keepalive_gets_a_new_key(pmbridge_sim: Simulator) -> None:
+    recorder = HookRecorder()
+    config = fast_config(pmbridge_sim, keepalive_interval=0.2)
+    bridge = Bridge(config, pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,))
+    await bridge.start()
+    try:
+        assert bridge.coordinator is not None
+        await pmbridge_sim.fail(400, 1, code=-1125, paths=["/papi/v1/listenKey"])
+        await recorder.wait_for(lambda: bridge.coordinator.stream.key_renewals >= 1, what="renewal after -1125")
+        await recorder.wait_for(lambda: bridge.available, what="reconnection")
+        await pmbridge_sim.set_leverage("BNBUSDT", 4)
+        await recorder.wait_for_leverage("BNBUSDT", 4, "stream")
+    finally:
+        await bridge.stop()
+
+
+async def test_stale_and_duplicate_frames_fire_nothing(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder
+) -> None:
+    await pmbridge_sim.set_leverage("BTCUSDT", 30)
+    latest = await pmbridge_recorder.wait_for_leverage("BTCUSDT", 30, "stream")
+    assert latest.event_time is not None
+    before = len(pmbridge_recorder.calls)
+    stats = pmbridge_bridge.book.stats()
+    duplicate = {
+        "e": "ACCOUNT_CONFIG_UPDATE",
+        "fs": "UM",
+        "E": latest.event_time,
+        "T": latest.transaction_time,
+        "ac": {"s": "BTCUSDT", "l": 30},
+    }
+    stale = {**duplicate, "E": latest.event_time - 5000, "ac": {"s": "BTCUSDT", "l": 3}}
+    await pmbridge_sim.push_frames([duplicate, stale, "{not json", {"e": "BRAND_NEW", "E": 1}])
+    await pmbridge_recorder.wait_for(
+        lambda: (
+            pmbridge_bridge.book.stats().duplicates > stats.duplicates
+            and pmbridge_bridge.book.stats().stale > stats.stale
+        ),
+        what="the duplicate and the stale frame to be counted",
+    )
+    assert pmbridge_recorder.calls[before:] == []
+    assert pmbridge_bridge.book.leverage("BTCUSDT") == 30
+    diagnostics = pmbridge_bridge.diagnostics()
+    assert diagnostics["stream"]["decode_errors"] == 1
+    assert diagnostics["stream"]["unknown_event_types"] == {"BRAND_NEW": 1}
+
+
+@pytest.mark.parametrize(("status", "code"), [(429, None), (503, None), (400, -1021)])
+async def test_rest_storms_are_ridden_out(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, status: int, code: int | None
+) -> None:
+    await pmbridge_sim.set_leverage("ETHUSDT", 15)  # drift the next reconcile must find
+    await pmbridge_sim.fail(status, 3, code=code, retry_after=0.1 if status == 429 else None)
+    report = await pmbridge_bridge.reconcile_now()
+    assert report.rest_calls == 3 + 3  # three snapshot calls, three failures retried
+    assert pmbridge_bridge.book.leverage("ETHUSDT") == 15
+
+
+async def test_418_waits_out_the_ban(pmbridge_sim: Simulator, pmbridge_bridge: Bridge) -> None:
+    await pmbridge_sim.fail(418, 1, retry_after=1)
+    started = time.monotonic()
+    await pmbridge_bridge.reconcile_now()
+    assert time.monotonic() - started >= 1.0
+
+
+async def test_bad_credentials_stop_with_a_message_that_says_what_to_check(pmbridge_sim: Simulator) -> None:
+    config = BridgeConfig.from_mapping(
+        {"base_url": pmbridge_sim.base_url}, api_key=pmbridge_sim.api_key, api_secret="wrong" * 13
+    )
+    bridge = Bridge(config, pm=create_plugin_manager(load_entrypoints=False))
+    with pytest.raises(SetupFailed) as caught:
+        await bridge.start(ready_timeout=10)
+    message = str(caught.value)
+    assert "-1022" in message and "secret" in message
+    assert pmbridge_sim.api_key not in message
+    config = BridgeConfig.from_mapping(
+        {"base_url": pmbridge_sim.base_url}, api_key="X" * 64, api_secret=pmbridge_sim.api_secret
+    )
+    with pytest.raises(SetupFailed, match="-2015"):
+        await Bridge(config, pm=create_plugin_manager(load_entrypoints=False)).start(ready_timeout=10)
+
+
+async def test_a_thousand_symbols_resync_in_three_calls() -> None:
+    async with Simulator(symbols=1000) as sim:
+        recorder = HookRecorder()
+        bridge = Bridge(fast_config(sim), pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,))
+        await bridge.start()
+        try:
+            assert len(bridge.book) == len(sim.state()["leverage"]["UM"]) + len(sim.state()["leverage"]["CM"])
+            assert len(bridge.book) >= 1000
+            report = await bridge.reconcile_now()
+            assert report.rest_calls == 3
+            assert report.symbols >= 1000
+        finally:
+            await bridge.stop()
+
+
+async def test_rotation_before_the_24h_cut_loses_nothing_and_repeats_nothing() -> None:
+    speed = 14_400.0  # 24 simulated hours in 6 real seconds
+    async with Simulator(symbols=8, clock_speed=speed) as sim:
+        recorder = HookRecorder()
+        bridge = Bridge(
+            fast_config(sim, time_scale=speed), pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,)
+        )
+        await bridge.start()
+        try:
+            coordinator = bridge.coordinator
+            assert coordinator is not None
+            sent = []
+            deadline = time.monotonic() + 8.0  # spans the rotation at 23 simulated hours
+            leverage = 1
+            while time.monotonic() < deadline:
+                leverage = leverage % 40 + 1
+                await sim.set_leverage("BTCUSDT", leverage)
+                sent.append(leverage)
+                await asyncio.sleep(0.05)
+            await recorder.wait_for(lambda: bridge.book.leverage("BTCUSDT") == sent[-1], what="the last change")
+            assert coordinator.stream.rotations >= 1
+            streamed = [c.new for c in recorder.leverage_changes("stream") if c.exchange_symbol == "BTCUSDT"]
+            assert streamed == sent, "every change exactly once, in order"
+            assert recorder.leverage_changes("reconcile") == []
+        finally:
+            await bridge.stop()
+
+
+async def test_idle_account_for_three_simulated_days_still_delivers_the_next_change() -> None:
+    speed = 8_640.0  # three simulated days in 30 real seconds
+    async with Simulator(symbols=8, clock_speed=speed) as sim:
+        recorder = HookRecorder()
+        bridge = Bridge(
+            fast_config(sim, time_scale=speed), pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,)
+        )
+        await bridge.start()
+        try:
+            started = sim.state()["time_ms"]
+            while sim.state()["time_ms"] - started < 3 * 86_400_000:
+                await asyncio.sleep(0.5)
+            coordinator = bridge.coordinator
+            assert coordinator is not None
+            assert coordinator.stream.keepalives > 100 and coordinator.stream.rotations >= 2
+            await recorder.wait_for(lambda: bridge.available, what="the stream to be up")
+            sent_at = time.monotonic()
+            await sim.set_leverage("ETHUSDT", 42)
+            await recorder.wait_for_leverage("ETHUSDT", 42, "stream", timeout=1.0)
+            assert time.monotonic() - sent_at < 1.0
+        finally:
+            await bridge.stop()
+
+
+async def test_secrets_never_reach_diagnostics(pmbridge_sim: Simulator, pmbridge_bridge: Bridge) -> None:
+    dump = repr(pmbridge_bridge.diagnostics())
+    assert pmbridge_sim.api_key not in dump and pmbridge_sim.api_secret not in dump
+    assert "**REDACTED**" in dump
+
+
+async def test_fixed_cadence_reconcile_is_not_reset_by_pushes(pmbridge_sim: Simulator) -> None:
+    recorder = HookRecorder()
+    bridge = Bridge(
+        fast_config(pmbridge_sim, reconcile_interval=0.4),
+        pm=create_plugin_manager(load_entrypoints=False),
+        plugins=(recorder,),
+    )
+    await bridge.start()
+    try:
+        started = time.monotonic()
+        leverage = 1
+        while time.monotonic() - started < 2.1:  # a push every 50 ms: a resetting timer would never fire
+            leverage = leverage % 20 + 1
+            await pmbridge_sim.set_leverage("BNBUSDT", leverage)
+            await asyncio.sleep(0.05)
+        interval = [r for r in recorder.of("pmbridge_reconciled") if r.trigger == "interval"]
+        assert 4 <= len(interval) <= 6
+        assert all(r.rest_calls == 3 and r.source == "reconcile" for r in interval)
+        await recorder.wait_for_leverage("BNBUSDT", leverage)
+        assert recorder.leverage_changes("reconcile") == []  # nothing drifted: the stream carried every change
+    finally:
+        await bridge.stop()
