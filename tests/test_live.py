@@ -12,7 +12,7 @@ from pmbridge.bridge import Bridge, SetupFailed
 from pmbridge.config import BridgeConfig
 from pmbridge.models import AccountModeChange, StreamState
 from pmbridge.sim import Simulator
-from pmbridge.testing import HookRecorder, fast_config
+from pmbridge.testing import HookRecorder, running_bridge
 
 
 def book_matches(bridge: Bridge, sim: Simulator) -> bool:
@@ -97,18 +97,13 @@ async def test_listen_key_expiry_gets_a_new_key_and_resyncs(
 
 async def test_minus_1125_on_keepalive_gets_a_new_key(pmbridge_sim: Simulator) -> None:
     recorder = HookRecorder()
-    config = fast_config(pmbridge_sim, keepalive_interval=0.2)
-    bridge = Bridge(config, pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,))
-    await bridge.start()
-    try:
+    async with running_bridge(pmbridge_sim, recorder, keepalive_interval=0.2) as bridge:
         assert bridge.coordinator is not None
         await pmbridge_sim.fail(400, 1, code=-1125, paths=["/papi/v1/listenKey"])
         await recorder.wait_for(lambda: bridge.coordinator.stream.key_renewals >= 1, what="renewal after -1125")
         await recorder.wait_for(lambda: bridge.available, what="reconnection")
         await pmbridge_sim.set_leverage("BNBUSDT", 4)
         await recorder.wait_for_leverage("BNBUSDT", 4, "stream")
-    finally:
-        await bridge.stop()
 
 
 async def test_stale_and_duplicate_frames_fire_nothing(
@@ -180,27 +175,19 @@ async def test_bad_credentials_stop_with_a_message_that_says_what_to_check(pmbri
 async def test_a_thousand_symbols_resync_in_three_calls() -> None:
     async with Simulator(symbols=1000) as sim:
         recorder = HookRecorder()
-        bridge = Bridge(fast_config(sim), pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,))
-        await bridge.start()
-        try:
+        async with running_bridge(sim, recorder) as bridge:
             assert len(bridge.book) == len(sim.state()["leverage"]["UM"]) + len(sim.state()["leverage"]["CM"])
             assert len(bridge.book) >= 1000
             report = await bridge.reconcile_now()
             assert report.rest_calls == 3
             assert report.symbols >= 1000
-        finally:
-            await bridge.stop()
 
 
 async def test_rotation_before_the_24h_cut_loses_nothing_and_repeats_nothing() -> None:
     speed = 14_400.0  # 24 simulated hours in 6 real seconds
     async with Simulator(symbols=8, clock_speed=speed) as sim:
         recorder = HookRecorder()
-        bridge = Bridge(
-            fast_config(sim, time_scale=speed), pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,)
-        )
-        await bridge.start()
-        try:
+        async with running_bridge(sim, recorder, time_scale=speed) as bridge:
             coordinator = bridge.coordinator
             assert coordinator is not None
             sent = []
@@ -216,19 +203,13 @@ async def test_rotation_before_the_24h_cut_loses_nothing_and_repeats_nothing() -
             streamed = [c.new for c in recorder.leverage_changes("stream") if c.exchange_symbol == "BTCUSDT"]
             assert streamed == sent, "every change exactly once, in order"
             assert recorder.leverage_changes("reconcile") == []
-        finally:
-            await bridge.stop()
 
 
 async def test_idle_account_for_three_simulated_days_still_delivers_the_next_change() -> None:
     speed = 8_640.0  # three simulated days in 30 real seconds
     async with Simulator(symbols=8, clock_speed=speed) as sim:
         recorder = HookRecorder()
-        bridge = Bridge(
-            fast_config(sim, time_scale=speed), pm=create_plugin_manager(load_entrypoints=False), plugins=(recorder,)
-        )
-        await bridge.start()
-        try:
+        async with running_bridge(sim, recorder, time_scale=speed) as bridge:
             started = sim.state()["time_ms"]
             while sim.state()["time_ms"] - started < 3 * 86_400_000:
                 await asyncio.sleep(0.5)
@@ -240,8 +221,6 @@ async def test_idle_account_for_three_simulated_days_still_delivers_the_next_cha
             await sim.set_leverage("ETHUSDT", 42)
             await recorder.wait_for_leverage("ETHUSDT", 42, "stream", timeout=1.0)
             assert time.monotonic() - sent_at < 1.0
-        finally:
-            await bridge.stop()
 
 
 async def test_secrets_never_reach_diagnostics(pmbridge_sim: Simulator, pmbridge_bridge: Bridge) -> None:
@@ -252,13 +231,7 @@ async def test_secrets_never_reach_diagnostics(pmbridge_sim: Simulator, pmbridge
 
 async def test_fixed_cadence_reconcile_is_not_reset_by_pushes(pmbridge_sim: Simulator) -> None:
     recorder = HookRecorder()
-    bridge = Bridge(
-        fast_config(pmbridge_sim, reconcile_interval=0.4),
-        pm=create_plugin_manager(load_entrypoints=False),
-        plugins=(recorder,),
-    )
-    await bridge.start()
-    try:
+    async with running_bridge(pmbridge_sim, recorder, reconcile_interval=0.4):
         started = time.monotonic()
         leverage = 1
         while time.monotonic() - started < 2.1:  # a push every 50 ms: a resetting timer would never fire
@@ -270,5 +243,3 @@ async def test_fixed_cadence_reconcile_is_not_reset_by_pushes(pmbridge_sim: Simu
         assert all(r.rest_calls == 3 and r.source == "reconcile" for r in interval)
         await recorder.wait_for_leverage("BNBUSDT", leverage)
         assert recorder.leverage_changes("reconcile") == []  # nothing drifted: the stream carried every change
-    finally:
-        await bridge.stop()

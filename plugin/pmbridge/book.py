@@ -83,6 +83,11 @@ def _order(old_e: int | None, old_t: int | None, new_e: int, new_t: int | None) 
     return _DUPLICATE
 
 
+def _floor(entry: BookEntry | FlagEntry | None) -> tuple[int | None, int | None]:
+    """The (E, T) a snapshot keeps from the entry it replaces, so late copies of older frames stay stale."""
+    return (None, None) if entry is None else (entry.event_time, entry.transaction_time)
+
+
 class LeverageBook:
     """``(unit, exchange symbol) -> BookEntry`` plus the account flags. See the module docstring for the order.
 
@@ -145,14 +150,9 @@ class LeverageBook:
             for symbol, leverage in by_symbol.items():
                 key = (unit, symbol)
                 entry = self._entries.get(key)
-                if entry is not None and entry.seq > requested_at:
-                    self._kept_newer += 1
+                if not self._snapshot_wins(entry, leverage, requested_at):
                     continue
-                if entry is not None and entry.leverage == leverage:
-                    continue
-                floor_e = None if entry is None else entry.event_time
-                floor_t = None if entry is None else entry.transaction_time
-                self._entries[key] = BookEntry(leverage, floor_e, floor_t, source, seq)
+                self._entries[key] = BookEntry(leverage, *_floor(entry), source, seq)
                 changes.append(self._leverage_change(key, entry, leverage, source, None, None))
         flags: tuple[tuple[AccountSetting, bool | None], ...] = (
             ("multi_assets", snapshot.multi_assets),
@@ -162,16 +162,21 @@ class LeverageBook:
             if value is None:
                 continue
             flag = self._flags.get(setting)
-            if flag is not None and flag.seq > requested_at:
-                self._kept_newer += 1
+            if not self._snapshot_wins(flag, value, requested_at):
                 continue
-            if flag is not None and flag.value == value:
-                continue
-            floor_e = None if flag is None else flag.event_time
-            floor_t = None if flag is None else flag.transaction_time
-            self._flags[setting] = FlagEntry(value, floor_e, floor_t, source, seq)
+            self._flags[setting] = FlagEntry(value, *_floor(flag), source, seq)
             changes.append(AccountModeChange(setting, None if flag is None else flag.value, value, source, None))
         return tuple(changes)
+
+    def _snapshot_wins(self, entry: BookEntry | FlagEntry | None, value: object, requested_at: int) -> bool:
+        """Whether a snapshot value replaces ``entry``: not if an event received after the request wrote it."""
+        if entry is None:
+            return True
+        if entry.seq > requested_at:
+            self._kept_newer += 1
+            return False
+        current = entry.leverage if isinstance(entry, BookEntry) else entry.value
+        return current != value
 
     def _set_flag_from_event(
         self, setting: AccountSetting, value: bool, e: int, t: int | None, seq: int

@@ -13,7 +13,7 @@ import inspect
 import logging
 import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 import pluggy
@@ -148,30 +148,26 @@ class PluginManager(pluggy.PluginManager):
             except Exception:
                 self._failed(plugin_name, hook_name)
 
-    def first(self, hook_name: str, arg: object) -> Any:
-        """Ask ``hook_name``; the first non-None answer wins. A plugin that raises is skipped."""
+    def _answers(self, hook_name: str, arg: object, only: str | None = None) -> Iterator[tuple[str, Any]]:
+        """Each plugin's non-None answer, lazily, in call order; a plugin that raises is logged and skipped."""
         for plugin_name, function, takes_arg in self._impls_of(hook_name):
+            if only is not None and plugin_name != only:
+                continue
             try:
                 answer = function(arg) if takes_arg else function()
             except Exception:
                 self._failed(plugin_name, hook_name)
                 continue
             if answer is not None:
-                return answer
-        return None
+                yield plugin_name, answer
+
+    def first(self, hook_name: str, arg: object) -> Any:
+        """Ask ``hook_name``; the first non-None answer wins (later plugins are not called)."""
+        return next((answer for _name, answer in self._answers(hook_name, arg)), None)
 
     def collect(self, hook_name: str, arg: object) -> list[tuple[str, Any]]:
         """Every plugin's non-None answer to ``hook_name``, as ``(plugin name, answer)``."""
-        answers = []
-        for plugin_name, function, takes_arg in self._impls_of(hook_name):
-            try:
-                answer = function(arg) if takes_arg else function()
-            except Exception:
-                self._failed(plugin_name, hook_name)
-                continue
-            if answer is not None:
-                answers.append((plugin_name, answer))
-        return answers
+        return list(self._answers(hook_name, arg))
 
     def historic(self, hook_name: str, arg: object) -> None:
         """Call a one-shot set-up hook now, and remember it for plugins registered later."""
@@ -184,13 +180,8 @@ class PluginManager(pluggy.PluginManager):
 
     def _replay_history(self, registered: str) -> None:
         for hook_name, arg in self._history.items():
-            for plugin_name, function, takes_arg in self._impls_of(hook_name):
-                if plugin_name != registered:
-                    continue
-                try:
-                    function(arg) if takes_arg else function()
-                except Exception:
-                    self._failed(plugin_name, hook_name)
+            for _answer in self._answers(hook_name, arg, only=registered):
+                pass
 
     # -- introspection ---------------------------------------------------------------------------------------
     def describe(self) -> list[dict[str, Any]]:

@@ -206,8 +206,11 @@ class RestClient:
         if code == -1125:
             return ListenKeyGone(f"{what}: the listenKey does not exist any more (-1125)", code=code)
         if code in _RETRYABLE_CODES or isinstance(exc, ccxt.NetworkError):
-            return ExchangeUnavailable(f"{what}: Binance is unavailable ({code or status or type(exc).__name__}: "
-                                       f"{_message(text)})", code=code, status=status)
+            return ExchangeUnavailable(
+                f"{what}: Binance is unavailable ({code or status or type(exc).__name__}: {_message(text)})",
+                code=code,
+                status=status,
+            )
         if code is not None:
             return RequestRejected(f"{what}: Binance refused ({code}: {_message(text)})", code=code, status=status)
         if isinstance(exc, ccxt.AuthenticationError):

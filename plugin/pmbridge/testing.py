@@ -15,6 +15,7 @@ is imported until a fixture is used.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -122,6 +123,20 @@ def fast_config(sim: Simulator, **overrides: Any) -> BridgeConfig:
     return BridgeConfig.for_simulator(sim.base_url, sim.api_key, sim.api_secret, **overrides)
 
 
+@contextlib.asynccontextmanager
+async def running_bridge(sim: Simulator, *plugins: object, **overrides: Any) -> AsyncIterator[Bridge]:
+    """A started bridge on ``sim`` with ``plugins`` (no installed plugins), stopped on exit."""
+    from .bridge import Bridge  # noqa: PLC0415
+    from .manager import create_plugin_manager  # noqa: PLC0415
+
+    bridge = Bridge(fast_config(sim, **overrides), pm=create_plugin_manager(load_entrypoints=False), plugins=plugins)
+    await bridge.start()
+    try:
+        yield bridge
+    finally:
+        await bridge.stop()
+
+
 @_async_fixture
 async def pmbridge_sim() -> AsyncIterator[Simulator]:
     """A running simulator (8 symbols) on 127.0.0.1, stopped after the test."""
@@ -139,14 +154,5 @@ def pmbridge_recorder() -> HookRecorder:
 @_async_fixture
 async def pmbridge_bridge(pmbridge_sim: Simulator, pmbridge_recorder: HookRecorder) -> AsyncIterator[Bridge]:
     """A bridge connected to ``pmbridge_sim`` with its first snapshot applied; ``pmbridge_recorder`` registered."""
-    from .bridge import Bridge  # noqa: PLC0415
-    from .manager import create_plugin_manager  # noqa: PLC0415
-
-    bridge = Bridge(
-        fast_config(pmbridge_sim), pm=create_plugin_manager(load_entrypoints=False), plugins=(pmbridge_recorder,)
-    )
-    await bridge.start()
-    try:
+    async with running_bridge(pmbridge_sim, pmbridge_recorder) as bridge:
         yield bridge
-    finally:
-        await bridge.stop()

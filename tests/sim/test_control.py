@@ -19,8 +19,9 @@ from pmbridge.sim import Simulator, SimulatorThread
 PLUGIN_ROOT = Path(__file__).resolve().parents[2] / "plugin"
 
 
-async def test_429_carries_retry_after_then_the_call_succeeds(sim: Simulator, http: aiohttp.ClientSession,
-                                                             exchange: Any) -> None:
+async def test_429_carries_retry_after_then_the_call_succeeds(
+    sim: Simulator, http: aiohttp.ClientSession, exchange: Any
+) -> None:
     async with http.post(f"{sim.base_url}/_sim/fail", json={"status": 429, "count": 2}) as resp:
         assert resp.status == 200
     for _ in range(2):
@@ -79,8 +80,9 @@ async def test_latency_delays_only_the_next_answers(sim: Simulator, http: aiohtt
     assert time.perf_counter() - started < 0.15
 
 
-async def test_state_and_stats_shapes_without_secrets(sim: Simulator, http: aiohttp.ClientSession,
-                                                      exchange: Any) -> None:
+async def test_state_and_stats_shapes_without_secrets(
+    sim: Simulator, http: aiohttp.ClientSession, exchange: Any
+) -> None:
     key = (await exchange.papiPostListenKey())["listenKey"]
     await exchange.papiGetUmSymbolConfig()
     async with http.post(f"{sim.base_url}/_sim/position_mode", json={"dual_side": True}) as resp:
@@ -88,8 +90,16 @@ async def test_state_and_stats_shapes_without_secrets(sim: Simulator, http: aioh
     async with http.get(f"{sim.base_url}/_sim/state") as resp:
         state_text = await resp.text()
     state = json.loads(state_text)
-    assert set(state) == {"time_ms", "clock_speed", "leverage", "margin_type", "multi_assets", "dual_side_position",
-                          "sockets", "listen_key_active"}
+    assert set(state) == {
+        "time_ms",
+        "clock_speed",
+        "leverage",
+        "margin_type",
+        "multi_assets",
+        "dual_side_position",
+        "sockets",
+        "listen_key_active",
+    }
     assert state["leverage"]["UM"]["BTCUSDT"] == 20 and state["leverage"]["CM"]["BTCUSD_PERP"] == 20
     assert state["margin_type"]["CM"]["ETHUSD_PERP"] == "CROSSED"
     assert (state["multi_assets"], state["dual_side_position"]) == (False, True)
@@ -124,8 +134,14 @@ async def test_control_api_rejects_bad_bodies_and_speed_changes(sim: Simulator, 
 
 def test_simulator_thread_serves_sync_ccxt() -> None:
     with SimulatorThread(symbols=8) as sim:
-        ex = ccxt.binance({**sim.ccxt_config, "apiKey": sim.api_key, "secret": sim.api_secret,
-                           "options": {**sim.ccxt_config["options"], "portfolioMargin": True}})
+        ex = ccxt.binance(
+            {
+                **sim.ccxt_config,
+                "apiKey": sim.api_key,
+                "secret": sim.api_secret,
+                "options": {**sim.ccxt_config["options"], "portfolioMargin": True},
+            }
+        )
         assert ex.load_markets()["BTC/USD:BTC"]["id"] == "BTCUSD_PERP"
         ex.set_leverage(42, "BTC/USDT:USDT")
         assert sim.state()["leverage"]["UM"]["BTCUSDT"] == 42
@@ -137,8 +153,13 @@ def test_simulator_thread_serves_sync_ccxt() -> None:
 
 def test_module_entry_point_prints_one_json_line_and_exits_on_sigterm() -> None:
     env = {**os.environ, "PYTHONPATH": str(PLUGIN_ROOT)}
-    proc = subprocess.Popen([sys.executable, "-m", "pmbridge.sim", "--port", "0", "--symbols", "12"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "pmbridge.sim", "--port", "0", "--symbols", "12"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())

@@ -75,14 +75,29 @@ async def test_thousand_symbols_load_and_map() -> None:
 async def test_signed_snapshot_calls_answer_binance_shapes(sim: Simulator, exchange: Any) -> None:
     await sim.set_leverage("ETHUSDT", 7)
     configs = await exchange.papiGetUmSymbolConfig({"symbol": "ETHUSDT"})
-    assert configs == [{"symbol": "ETHUSDT", "marginType": "CROSSED", "isAutoAddMargin": "false", "leverage": 7,
-                        "maxNotionalValue": configs[0]["maxNotionalValue"]}]
+    assert configs == [
+        {
+            "symbol": "ETHUSDT",
+            "marginType": "CROSSED",
+            "isAutoAddMargin": "false",
+            "leverage": 7,
+            "maxNotionalValue": configs[0]["maxNotionalValue"],
+        }
+    ]
     account = await exchange.papiGetUmAccount()
     eth = next(p for p in account["positions"] if p["symbol"] == "ETHUSDT")
     assert (eth["leverage"], eth["positionSide"]) == ("7", "BOTH")
     config = await exchange.papiGetUmAccountConfig()
-    assert config == {"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
-                      "dualSidePosition": False, "updateTime": 0, "multiAssetsMargin": False, "tradeGroupId": -1}
+    assert config == {
+        "feeTier": 0,
+        "canTrade": True,
+        "canDeposit": True,
+        "canWithdraw": True,
+        "dualSidePosition": False,
+        "updateTime": 0,
+        "multiAssetsMargin": False,
+        "tradeGroupId": -1,
+    }
     cm = await exchange.papiGetCmAccount()
     assert {p["symbol"]: p["leverage"] for p in cm["positions"]}["BTCUSD_PERP"] == "20"
     risk = await exchange.papiGetCmPositionRisk()
@@ -146,9 +161,11 @@ async def test_signature_over_query_and_body_together(sim: Simulator, http: aioh
     query = "symbol=SOLUSDT"
     body = f"leverage=9&timestamp={int(time.time() * 1000)}"
     sig = hmac.new(sim.api_secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
-    async with http.post(f"{sim.base_url}/fapi/v1/leverage?{query}", data=f"{body}&signature={sig}",
-                         headers={"X-MBX-APIKEY": sim.api_key,
-                                  "Content-Type": "application/x-www-form-urlencoded"}) as resp:
+    async with http.post(
+        f"{sim.base_url}/fapi/v1/leverage?{query}",
+        data=f"{body}&signature={sig}",
+        headers={"X-MBX-APIKEY": sim.api_key, "Content-Type": "application/x-www-form-urlencoded"},
+    ) as resp:
         assert resp.status == 200, await resp.text()
         assert (await resp.json())["leverage"] == 9
     assert sim.state()["leverage"]["UM"]["SOLUSDT"] == 9

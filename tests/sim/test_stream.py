@@ -27,7 +27,8 @@ async def post_key(sim: Simulator, http: aiohttp.ClientSession, api: str) -> str
 def ws_url(sim: Simulator, account: str, key: str) -> str:
     base = sim.base_url.replace("http://", "ws://")
     return {"pm": f"{base}/pm/ws/{key}", "usdm": f"{base}/private/ws?listenKey={key}", "coinm": f"{base}/ws/{key}"}[
-        account]
+        account
+    ]
 
 
 async def connect(sim: Simulator, http: aiohttp.ClientSession, account: str) -> aiohttp.ClientWebSocketResponse:
@@ -65,14 +66,18 @@ async def test_rest_leverage_pushes_pm_frame(sim: Simulator, http: aiohttp.Clien
     finally:
         await ex.close()
     frame = await recv_json(ws)
-    assert frame == {"e": "ACCOUNT_CONFIG_UPDATE", "fs": "UM", "E": frame["E"], "T": frame["E"] - 2,
-                     "ac": {"s": "BTCUSDT", "l": 25}}
+    assert frame == {
+        "e": "ACCOUNT_CONFIG_UPDATE",
+        "fs": "UM",
+        "E": frame["E"],
+        "T": frame["E"] - 2,
+        "ac": {"s": "BTCUSDT", "l": 25},
+    }
     assert abs(frame["E"] - sim.state()["time_ms"]) < 5000
     await ws.close()
 
 
-async def test_app_change_reaches_each_account_type_in_its_flavour(sim: Simulator,
-                                                                   http: aiohttp.ClientSession) -> None:
+async def test_app_change_reaches_each_account_type_in_its_flavour(sim: Simulator, http: aiohttp.ClientSession) -> None:
     pm, usdm, coinm = [await connect(sim, http, a) for a in ("pm", "usdm", "coinm")]
     async with http.post(f"{sim.base_url}/_sim/leverage", json={"symbol": "BTCUSD_PERP", "leverage": 50}) as resp:
         assert await resp.json() == {"symbol": "BTCUSD_PERP", "leverage": 50, "unit": "CM"}
@@ -83,8 +88,12 @@ async def test_app_change_reaches_each_account_type_in_its_flavour(sim: Simulato
 
     await sim.set_leverage("XRPUSDT", 3)
     usdm_frame = await recv_json(usdm)
-    assert usdm_frame == {"e": "ACCOUNT_CONFIG_UPDATE", "E": usdm_frame["E"], "T": usdm_frame["E"] - 2,
-                          "ac": {"s": "XRPUSDT", "l": 3}}
+    assert usdm_frame == {
+        "e": "ACCOUNT_CONFIG_UPDATE",
+        "E": usdm_frame["E"],
+        "T": usdm_frame["E"] - 2,
+        "ac": {"s": "XRPUSDT", "l": 3},
+    }
     assert (await recv_json(pm))["ac"] == {"s": "XRPUSDT", "l": 3}
 
     async with http.post(f"{sim.base_url}/_sim/multi_assets", json={"enabled": True}) as resp:

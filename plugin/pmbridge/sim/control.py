@@ -43,6 +43,7 @@ class ControlRoutes:
                 return json_response(error.body(), error.status)
             except (ValueError, orjson.JSONDecodeError) as error:
                 return json_response({"error": str(error)}, 400)
+
         return handle
 
     async def _leverage(self, body: dict[str, Any]) -> Any:
@@ -69,8 +70,13 @@ class ControlRoutes:
         paths = body.get("paths")
         if paths is not None and not (isinstance(paths, list) and all(isinstance(p, str) for p in paths)):
             raise ValueError("paths must be a list of REST paths such as '/papi/v1/um/symbolConfig'")
-        self.engine.faults.fail(_require(body, "status", int), _require(body, "count", int),
-                                _optional_int(body, "code"), _optional_int(body, "retry_after"), paths)
+        self.engine.faults.fail(
+            _require(body, "status", int),
+            _require(body, "count", int),
+            _optional_int(body, "code"),
+            _optional_int(body, "retry_after"),
+            paths,
+        )
         return {"ok": True}
 
     async def _latency(self, body: dict[str, Any]) -> Any:
@@ -98,10 +104,21 @@ class ControlRoutes:
         return {"ok": True}
 
     def routes(self) -> list[web.RouteDef]:
-        post = {"leverage": self._leverage, "multi_assets": self._multi_assets, "position_mode": self._position_mode,
-                "drop": self._drop, "expire_key": self._expire_key, "fail": self._fail, "latency": self._latency,
-                "frames": self._frames, "clock": self._clock, "stats/reset": self._stats_reset}
+        post = {
+            "leverage": self._leverage,
+            "multi_assets": self._multi_assets,
+            "position_mode": self._position_mode,
+            "drop": self._drop,
+            "expire_key": self._expire_key,
+            "fail": self._fail,
+            "latency": self._latency,
+            "frames": self._frames,
+            "clock": self._clock,
+            "stats/reset": self._stats_reset,
+        }
         out = [web.post(f"/_sim/{name}", self._endpoint(action)) for name, action in post.items()]
-        out += [web.get("/_sim/state", self._endpoint(self._state)),
-                web.get("/_sim/stats", self._endpoint(self._stats))]
+        out += [
+            web.get("/_sim/state", self._endpoint(self._state)),
+            web.get("/_sim/stats", self._endpoint(self._stats)),
+        ]
         return out

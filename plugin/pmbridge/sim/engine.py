@@ -17,8 +17,9 @@ from .stream import StreamHub
 class Engine:
     """Every way the account can change goes through here, so REST and the control API push identical events."""
 
-    def __init__(self, symbols: int, api_key: str, api_secret: str, clock_speed: float,
-                 new_token: Callable[[], str]) -> None:
+    def __init__(
+        self, symbols: int, api_key: str, api_secret: str, clock_speed: float, new_token: Callable[[], str]
+    ) -> None:
         self.clock = SimClock(clock_speed)
         self.catalogue = Catalogue(symbols)
         self.state = AccountState(self.catalogue)

@@ -25,8 +25,14 @@ class Faults:
         self._latency_ms = 0
         self._latency_left: int | None = None
 
-    def fail(self, status: int, count: int, code: int | None = None, retry_after: int | None = None,
-             paths: list[str] | None = None) -> None:
+    def fail(
+        self,
+        status: int,
+        count: int,
+        code: int | None = None,
+        retry_after: int | None = None,
+        paths: list[str] | None = None,
+    ) -> None:
         if not 400 <= status <= 599:
             raise ValueError(f"fail status must be an HTTP error status (400-599), got {status}")
         if count < 0:

@@ -61,8 +61,16 @@ def _brackets(unit: Unit, max_leverage: int) -> tuple[dict[str, Any], ...]:
         cap = first_cap * 4**i
         mmr = round(1.0 / (2 * lev), 4)
         cum += floor * (mmr - prev_mmr)
-        out.append({"bracket": i + 1, "initialLeverage": lev, cap_key: cap, floor_key: floor,
-                    "maintMarginRatio": mmr, "cum": round(cum, 4)})
+        out.append(
+            {
+                "bracket": i + 1,
+                "initialLeverage": lev,
+                cap_key: cap,
+                floor_key: floor,
+                "maintMarginRatio": mmr,
+                "cum": round(cum, 4),
+            }
+        )
         floor, prev_mmr = cap, mmr
     return tuple(out)
 
@@ -81,11 +89,15 @@ class Catalogue:
         suffix, delivery_ms = delivery.strftime("%y%m%d"), int(delivery.timestamp() * 1000)
         um = [_contract(f"{b}USDT", "UM", b, "PERPETUAL", PERPETUAL_DELIVERY_MS, lev) for b, lev in _UM_MAJORS.items()]
         um.append(_contract(f"BTCUSDT_{suffix}", "UM", "BTC", "CURRENT_QUARTER", delivery_ms, 50))
-        um += [_contract(f"S{i:04d}USDT", "UM", f"S{i:04d}", "PERPETUAL", PERPETUAL_DELIVERY_MS, 50)
-               for i in range(1, um_symbols - len(um) + 1)]
-        cm = [_contract("BTCUSD_PERP", "CM", "BTC", "PERPETUAL", PERPETUAL_DELIVERY_MS, 125),
-              _contract("ETHUSD_PERP", "CM", "ETH", "PERPETUAL", PERPETUAL_DELIVERY_MS, 75),
-              _contract(f"BTCUSD_{suffix}", "CM", "BTC", "CURRENT_QUARTER", delivery_ms, 75)]
+        um += [
+            _contract(f"S{i:04d}USDT", "UM", f"S{i:04d}", "PERPETUAL", PERPETUAL_DELIVERY_MS, 50)
+            for i in range(1, um_symbols - len(um) + 1)
+        ]
+        cm = [
+            _contract("BTCUSD_PERP", "CM", "BTC", "PERPETUAL", PERPETUAL_DELIVERY_MS, 125),
+            _contract("ETHUSD_PERP", "CM", "ETH", "PERPETUAL", PERPETUAL_DELIVERY_MS, 75),
+            _contract(f"BTCUSD_{suffix}", "CM", "BTC", "CURRENT_QUARTER", delivery_ms, 75),
+        ]
         self.contracts: dict[str, Contract] = {c.symbol: c for c in um + cm}
         self.delivery_suffix = suffix
         self._info_tail: dict[Unit, bytes] = {"UM": self._encode_tail(um), "CM": self._encode_tail(cm)}
@@ -109,8 +121,10 @@ class Catalogue:
 
     @staticmethod
     def _encode_tail(contracts: list[Contract]) -> bytes:
-        limits = [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
-                  {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200}]
+        limits = [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 2400},
+            {"rateLimitType": "ORDERS", "interval": "MINUTE", "intervalNum": 1, "limit": 1200},
+        ]
         symbols = [_info_entry(c) for c in contracts]
         body = orjson.dumps({"rateLimits": limits, "exchangeFilters": [], "symbols": symbols})
         return b"," + body[1:]
@@ -122,22 +136,46 @@ def _bracket_entry(c: Contract) -> dict[str, Any]:
 
 def _info_entry(c: Contract) -> dict[str, Any]:
     entry: dict[str, Any] = {
-        "symbol": c.symbol, "pair": c.symbol.split("_")[0] if c.unit == "UM" else f"{c.base}USD",
-        "contractType": c.contract_type, "deliveryDate": c.delivery_ms, "onboardDate": 1569398400000,
-        "maintMarginPercent": "2.5000", "requiredMarginPercent": "5.0000",
-        "baseAsset": c.base, "quoteAsset": c.quote, "marginAsset": c.margin_asset,
-        "pricePrecision": 2, "quantityPrecision": 3, "baseAssetPrecision": 8, "quotePrecision": 8,
-        "underlyingType": "COIN", "underlyingSubType": [], "triggerProtect": "0.0500", "liquidationFee": "0.012500",
-        "marketTakeBound": "0.05", "orderTypes": ["LIMIT", "MARKET", "STOP", "STOP_MARKET", "TAKE_PROFIT",
-                                                  "TAKE_PROFIT_MARKET", "TRAILING_STOP_MARKET"],
+        "symbol": c.symbol,
+        "pair": c.symbol.split("_")[0] if c.unit == "UM" else f"{c.base}USD",
+        "contractType": c.contract_type,
+        "deliveryDate": c.delivery_ms,
+        "onboardDate": 1569398400000,
+        "maintMarginPercent": "2.5000",
+        "requiredMarginPercent": "5.0000",
+        "baseAsset": c.base,
+        "quoteAsset": c.quote,
+        "marginAsset": c.margin_asset,
+        "pricePrecision": 2,
+        "quantityPrecision": 3,
+        "baseAssetPrecision": 8,
+        "quotePrecision": 8,
+        "underlyingType": "COIN",
+        "underlyingSubType": [],
+        "triggerProtect": "0.0500",
+        "liquidationFee": "0.012500",
+        "marketTakeBound": "0.05",
+        "orderTypes": [
+            "LIMIT",
+            "MARKET",
+            "STOP",
+            "STOP_MARKET",
+            "TAKE_PROFIT",
+            "TAKE_PROFIT_MARKET",
+            "TRAILING_STOP_MARKET",
+        ],
         "timeInForce": ["GTC", "IOC", "FOK", "GTX"],
         "filters": [
             {"filterType": "PRICE_FILTER", "minPrice": "0.10", "maxPrice": "1000000", "tickSize": "0.10"},
             {"filterType": "LOT_SIZE", "minQty": "0.001", "maxQty": "1000", "stepSize": "0.001"},
             {"filterType": "MARKET_LOT_SIZE", "minQty": "0.001", "maxQty": "120", "stepSize": "0.001"},
             {"filterType": "MAX_NUM_ORDERS", "limit": 200},
-            {"filterType": "PERCENT_PRICE", "multiplierUp": "1.0500", "multiplierDown": "0.9500",
-             "multiplierDecimal": "4"},
+            {
+                "filterType": "PERCENT_PRICE",
+                "multiplierUp": "1.0500",
+                "multiplierDown": "0.9500",
+                "multiplierDecimal": "4",
+            },
         ],
     }
     if c.unit == "UM":

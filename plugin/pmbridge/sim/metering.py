@@ -52,5 +52,9 @@ class Meter:
         self._spent.clear()
 
     def snapshot(self) -> dict[str, object]:
-        return {"rest_calls": dict(self.rest_calls), "ws_connections_total": self.ws_connections_total,
-                "frames_pushed": self.frames_pushed, "weight_1m": self.weight_1m()}
+        return {
+            "rest_calls": dict(self.rest_calls),
+            "ws_connections_total": self.ws_connections_total,
+            "frames_pushed": self.frames_pushed,
+            "weight_1m": self.weight_1m(),
+        }

@@ -87,11 +87,13 @@ class RestRoutes:
             else:
                 await self.engine.delete_listen_key(account)
             return json_response({})
+
         return handle
 
     def _signed_view(self, build: Callable[[dict[str, str]], Any]) -> Handler:
         async def handle(request: web.Request) -> web.Response:
             return json_response(build(await self._signed(request)))
+
         return handle
 
     def _leverage(self, unit: Unit) -> Handler:
@@ -104,6 +106,7 @@ class RestRoutes:
                 raise missing_param("leverage")
             await self.engine.set_leverage(symbol, leverage, unit)
             return json_response(views.leverage_answer(self.engine.state, symbol, unit))
+
         return handle
 
     def _brackets(self, unit: Unit) -> Handler:
@@ -112,11 +115,13 @@ class RestRoutes:
             if symbol:
                 self.engine.state.contract(symbol, unit)
             return json_response(self.engine.catalogue.leverage_brackets(unit, symbol or None))
+
         return handle
 
     def _exchange_info(self, unit: Unit) -> Handler:
         async def handle(request: web.Request) -> web.Response:
             return json_response(self.engine.catalogue.exchange_info(unit, real_ms()))
+
         return handle
 
     @staticmethod
@@ -126,8 +131,9 @@ class RestRoutes:
 
     @staticmethod
     async def _empty_spot_info(request: web.Request) -> web.Response:
-        return json_response({"timezone": "UTC", "serverTime": real_ms(), "rateLimits": [], "exchangeFilters": [],
-                              "symbols": []})
+        return json_response(
+            {"timezone": "UTC", "serverTime": real_ms(), "rateLimits": [], "exchangeFilters": [], "symbols": []}
+        )
 
     @staticmethod
     async def _ping(request: web.Request) -> web.Response:
@@ -139,8 +145,12 @@ class RestRoutes:
         bases: tuple[tuple[str, Account], ...] = (("/papi/v1", "pm"), ("/fapi/v1", "usdm"), ("/dapi/v1", "coinm"))
         for prefix, account in bases:
             handler = self._listen_key(account)
-            out += [web.post(f"{prefix}/listenKey", handler), web.put(f"{prefix}/listenKey", handler),
-                    web.delete(f"{prefix}/listenKey", handler), web.get(f"{prefix}/ping", self._ping)]
+            out += [
+                web.post(f"{prefix}/listenKey", handler),
+                web.put(f"{prefix}/listenKey", handler),
+                web.delete(f"{prefix}/listenKey", handler),
+                web.get(f"{prefix}/ping", self._ping),
+            ]
         symbol_config = self._signed_view(lambda p: views.symbol_config(st, p.get("symbol")))
         dual = self._signed_view(lambda p: {"dualSidePosition": st.dual_side_position})
         out += [

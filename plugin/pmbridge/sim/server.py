@@ -20,13 +20,28 @@ log = logging.getLogger(__name__)
 TICK_S: Final = 0.02
 # Every REST base ccxt's binance knows, so no call can escape to the real exchange by accident.
 _CCXT_API_PATHS: Final[dict[str, str]] = {
-    "papi": "/papi/v1", "papiV2": "/papi/v2",
-    "fapiPublic": "/fapi/v1", "fapiPublicV2": "/fapi/v2", "fapiPublicV3": "/fapi/v3",
-    "fapiPrivate": "/fapi/v1", "fapiPrivateV2": "/fapi/v2", "fapiPrivateV3": "/fapi/v3", "fapiData": "/futures/data",
-    "dapiPublic": "/dapi/v1", "dapiPrivate": "/dapi/v1", "dapiPrivateV2": "/dapi/v2", "dapiData": "/futures/data",
-    "public": "/api/v3", "private": "/api/v3", "v1": "/api/v1",
-    "sapi": "/sapi/v1", "sapiV2": "/sapi/v2", "sapiV3": "/sapi/v3", "sapiV4": "/sapi/v4",
-    "eapiPublic": "/eapi/v1", "eapiPrivate": "/eapi/v1",
+    "papi": "/papi/v1",
+    "papiV2": "/papi/v2",
+    "fapiPublic": "/fapi/v1",
+    "fapiPublicV2": "/fapi/v2",
+    "fapiPublicV3": "/fapi/v3",
+    "fapiPrivate": "/fapi/v1",
+    "fapiPrivateV2": "/fapi/v2",
+    "fapiPrivateV3": "/fapi/v3",
+    "fapiData": "/futures/data",
+    "dapiPublic": "/dapi/v1",
+    "dapiPrivate": "/dapi/v1",
+    "dapiPrivateV2": "/dapi/v2",
+    "dapiData": "/futures/data",
+    "public": "/api/v3",
+    "private": "/api/v3",
+    "v1": "/api/v1",
+    "sapi": "/sapi/v1",
+    "sapiV2": "/sapi/v2",
+    "sapiV3": "/sapi/v3",
+    "sapiV4": "/sapi/v4",
+    "eapiPublic": "/eapi/v1",
+    "eapiPrivate": "/eapi/v1",
 }
 
 
@@ -36,8 +51,14 @@ class Simulator:
     `seed` 0 draws credentials and listen keys from the OS; any other value makes them reproducible.
     """
 
-    def __init__(self, symbols: int = 8, api_key: str | None = None, api_secret: str | None = None, seed: int = 0,
-                 clock_speed: float = 1.0) -> None:
+    def __init__(
+        self,
+        symbols: int = 8,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        seed: int = 0,
+        clock_speed: float = 1.0,
+    ) -> None:
         new_token = token_source(seed)
         self._api_key = api_key or new_token()
         self._api_secret = api_secret or new_token()
@@ -75,8 +96,9 @@ class Simulator:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         await self.stop()
 
     def _ws_routes(self) -> list[web.RouteDef]:
@@ -125,8 +147,12 @@ class Simulator:
         }
 
     def startup_info(self) -> dict[str, Any]:
-        return {"base_url": self.base_url, "api_key": self.api_key, "api_secret": self.api_secret,
-                "ccxt_config": self.ccxt_config}
+        return {
+            "base_url": self.base_url,
+            "api_key": self.api_key,
+            "api_secret": self.api_secret,
+            "ccxt_config": self.ccxt_config,
+        }
 
     async def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
         """A leverage change made in the Binance app: validated like REST, pushed to every stream that carries it."""
@@ -144,8 +170,14 @@ class Simulator:
     async def expire_key(self, account: Account | None = None) -> list[Account]:
         return await self.engine.expire_key(account)
 
-    async def fail(self, status: int, count: int, code: int | None = None, retry_after: int | None = None,
-                   paths: list[str] | None = None) -> None:
+    async def fail(
+        self,
+        status: int,
+        count: int,
+        code: int | None = None,
+        retry_after: int | None = None,
+        paths: list[str] | None = None,
+    ) -> None:
         self.engine.faults.fail(status, count, code, retry_after, paths)
 
     async def set_latency(self, ms: int, count: int | None = None) -> None:

@@ -19,8 +19,16 @@ CALL_TIMEOUT_S: Final = 30.0
 class SimulatorThread:
     """For clients that own another loop (or none): every method blocks until the simulator's loop has done it."""
 
-    def __init__(self, symbols: int = 8, api_key: str | None = None, api_secret: str | None = None, seed: int = 0,
-                 clock_speed: float = 1.0, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self,
+        symbols: int = 8,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        seed: int = 0,
+        clock_speed: float = 1.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         self.simulator = Simulator(symbols, api_key, api_secret, seed, clock_speed)
         self._host, self._port = host, port
         self._loop = asyncio.new_event_loop()
@@ -44,8 +52,9 @@ class SimulatorThread:
         self.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def _call(self, coro: Coroutine[Any, Any, T]) -> T:
@@ -86,8 +95,14 @@ class SimulatorThread:
     def expire_key(self, account: Account | None = None) -> list[Account]:
         return self._call(self.simulator.expire_key(account))
 
-    def fail(self, status: int, count: int, code: int | None = None, retry_after: int | None = None,
-             paths: list[str] | None = None) -> None:
+    def fail(
+        self,
+        status: int,
+        count: int,
+        code: int | None = None,
+        retry_after: int | None = None,
+        paths: list[str] | None = None,
+    ) -> None:
         self._call(self.simulator.fail(status, count, code, retry_after, paths))
 
     def set_latency(self, ms: int, count: int | None = None) -> None:

@@ -15,38 +15,82 @@ def _position_sides(state: AccountState) -> tuple[str, ...]:
 def symbol_config(state: AccountState, symbol: str | None) -> list[dict[str, Any]]:
     symbols = [state.contract(symbol, "UM").symbol] if symbol else state.catalogue.symbols("UM")
     contracts = state.catalogue.contracts
-    return [{"symbol": s, "marginType": state.margin_type[s], "isAutoAddMargin": "false",
-             "leverage": state.leverage[s], "maxNotionalValue": contracts[s].cap_for(state.leverage[s])}
-            for s in symbols]
+    return [
+        {
+            "symbol": s,
+            "marginType": state.margin_type[s],
+            "isAutoAddMargin": "false",
+            "leverage": state.leverage[s],
+            "maxNotionalValue": contracts[s].cap_for(state.leverage[s]),
+        }
+        for s in symbols
+    ]
 
 
 def um_account(state: AccountState) -> dict[str, Any]:
     contracts = state.catalogue.contracts
     positions = [
-        {"symbol": s, "initialMargin": "0", "maintMargin": "0", "unrealizedProfit": "0.00000000",
-         "positionInitialMargin": "0", "openOrderInitialMargin": "0", "leverage": str(state.leverage[s]),
-         "entryPrice": "0.0", "maxNotional": contracts[s].cap_for(state.leverage[s]), "bidNotional": "0",
-         "askNotional": "0", "positionSide": side, "positionAmt": "0", "updateTime": 0}
-        for s in state.catalogue.symbols("UM") for side in _position_sides(state)
+        {
+            "symbol": s,
+            "initialMargin": "0",
+            "maintMargin": "0",
+            "unrealizedProfit": "0.00000000",
+            "positionInitialMargin": "0",
+            "openOrderInitialMargin": "0",
+            "leverage": str(state.leverage[s]),
+            "entryPrice": "0.0",
+            "maxNotional": contracts[s].cap_for(state.leverage[s]),
+            "bidNotional": "0",
+            "askNotional": "0",
+            "positionSide": side,
+            "positionAmt": "0",
+            "updateTime": 0,
+        }
+        for s in state.catalogue.symbols("UM")
+        for side in _position_sides(state)
     ]
-    asset = {"asset": "USDT", "crossWalletBalance": "0.00000000", "crossUnPnl": "0.00000000",
-             "maintMargin": "0.00000000", "initialMargin": "0.00000000", "positionInitialMargin": "0.00000000",
-             "openOrderInitialMargin": "0.00000000", "updateTime": 0}
+    asset = {
+        "asset": "USDT",
+        "crossWalletBalance": "0.00000000",
+        "crossUnPnl": "0.00000000",
+        "maintMargin": "0.00000000",
+        "initialMargin": "0.00000000",
+        "positionInitialMargin": "0.00000000",
+        "openOrderInitialMargin": "0.00000000",
+        "updateTime": 0,
+    }
     return {"assets": [asset], "positions": positions}
 
 
 def um_account_config(state: AccountState) -> dict[str, Any]:
-    return {"feeTier": 0, "canTrade": True, "canDeposit": True, "canWithdraw": True,
-            "dualSidePosition": state.dual_side_position, "updateTime": 0,
-            "multiAssetsMargin": state.multi_assets, "tradeGroupId": -1}
+    return {
+        "feeTier": 0,
+        "canTrade": True,
+        "canDeposit": True,
+        "canWithdraw": True,
+        "dualSidePosition": state.dual_side_position,
+        "updateTime": 0,
+        "multiAssetsMargin": state.multi_assets,
+        "tradeGroupId": -1,
+    }
 
 
 def _cm_position(state: AccountState, symbol: str, side: str) -> dict[str, Any]:
     lev = state.leverage[symbol]
-    return {"symbol": symbol, "positionAmt": "0", "initialMargin": "0", "maintMargin": "0",
-            "unrealizedProfit": "0.00000000", "positionInitialMargin": "0", "openOrderInitialMargin": "0",
-            "leverage": str(lev), "positionSide": side, "entryPrice": "0.0",
-            "maxQty": state.catalogue.contracts[symbol].cap_for(lev), "updateTime": 0}
+    return {
+        "symbol": symbol,
+        "positionAmt": "0",
+        "initialMargin": "0",
+        "maintMargin": "0",
+        "unrealizedProfit": "0.00000000",
+        "positionInitialMargin": "0",
+        "openOrderInitialMargin": "0",
+        "leverage": str(lev),
+        "positionSide": side,
+        "entryPrice": "0.0",
+        "maxQty": state.catalogue.contracts[symbol].cap_for(lev),
+        "updateTime": 0,
+    }
 
 
 def cm_account(state: AccountState, *, standalone: bool = False) -> dict[str, Any]:
@@ -55,10 +99,20 @@ def cm_account(state: AccountState, *, standalone: bool = False) -> dict[str, An
         # The dapi account also answers for margin type, which the papi one leaves out.
         for pos in positions:
             pos["isolated"] = state.margin_type[pos["symbol"]] == "ISOLATED"
-    body: dict[str, Any] = {"assets": [{"asset": "BTC", "walletBalance": "0.00000000", "unrealizedProfit": "0.00000000",
-                                        "marginBalance": "0.00000000", "maintMargin": "0.00000000",
-                                        "initialMargin": "0.00000000", "updateTime": 0}],
-                            "positions": positions}
+    body: dict[str, Any] = {
+        "assets": [
+            {
+                "asset": "BTC",
+                "walletBalance": "0.00000000",
+                "unrealizedProfit": "0.00000000",
+                "marginBalance": "0.00000000",
+                "maintMargin": "0.00000000",
+                "initialMargin": "0.00000000",
+                "updateTime": 0,
+            }
+        ],
+        "positions": positions,
+    }
     if standalone:
         body.update({"canDeposit": True, "canTrade": True, "canWithdraw": True, "feeTier": 0, "updateTime": 0})
     return body
@@ -69,13 +123,27 @@ def cm_position_risk(state: AccountState, *, standalone: bool = False) -> list[d
     for s in state.catalogue.symbols("CM"):
         for side in _position_sides(state):
             lev = state.leverage[s]
-            row: dict[str, Any] = {"symbol": s, "positionAmt": "0", "entryPrice": "0.0", "markPrice": "0.0",
-                                   "unRealizedProfit": "0.00000000", "liquidationPrice": "0", "leverage": str(lev),
-                                   "positionSide": side, "updateTime": 0, "notionalValue": "0",
-                                   "maxQty": state.catalogue.contracts[s].cap_for(lev)}
+            row: dict[str, Any] = {
+                "symbol": s,
+                "positionAmt": "0",
+                "entryPrice": "0.0",
+                "markPrice": "0.0",
+                "unRealizedProfit": "0.00000000",
+                "liquidationPrice": "0",
+                "leverage": str(lev),
+                "positionSide": side,
+                "updateTime": 0,
+                "notionalValue": "0",
+                "maxQty": state.catalogue.contracts[s].cap_for(lev),
+            }
             if standalone:
-                row.update({"marginType": state.margin_type[s].lower().replace("crossed", "cross"),
-                            "isolatedMargin": "0.00000000", "isAutoAddMargin": "false"})
+                row.update(
+                    {
+                        "marginType": state.margin_type[s].lower().replace("crossed", "cross"),
+                        "isolatedMargin": "0.00000000",
+                        "isAutoAddMargin": "false",
+                    }
+                )
             out.append(row)
     return out
 
