@@ -24,6 +24,19 @@ def book_matches(bridge: Bridge, sim: Simulator) -> bool:
     return bridge.book.multi_assets == truth["multi_assets"]
 
 
+async def reconnected(recorder: HookRecorder) -> None:
+    """Until the stream has gone down and come back (``available`` alone can still be the old connection)."""
+
+    def back() -> bool:
+        states = [c.new for c in recorder.of("pmbridge_stream_state_changed")]
+        if StreamState.DISCONNECTED not in states:
+            return False
+        last_down = len(states) - 1 - states[::-1].index(StreamState.DISCONNECTED)
+        return StreamState.CONNECTED in states[last_down:]
+
+    await recorder.wait_for(back, what="the stream to go down and come back")
+
+
 async def converged(bridge: Bridge, sim: Simulator, recorder: HookRecorder, timeout: float = 5.0) -> None:
     await recorder.wait_for(lambda: book_matches(bridge, sim), timeout, "the book to equal /_sim/state")
 
@@ -89,8 +102,8 @@ async def test_listen_key_expiry_gets_a_new_key_and_resyncs(
     coordinator = pmbridge_bridge.coordinator
     assert coordinator is not None
     await pmbridge_sim.expire_key()
-    await pmbridge_recorder.wait_for(lambda: coordinator.stream.key_renewals >= 1, what="a key renewal")
-    await pmbridge_recorder.wait_for(lambda: pmbridge_bridge.available, what="reconnection")
+    await reconnected(pmbridge_recorder)
+    assert coordinator.stream.key_renewals == 1
     await pmbridge_sim.set_leverage("XRPUSDT", 9)
     assert (await pmbridge_recorder.wait_for_leverage("XRPUSDT", 9)).source == "stream"
 
@@ -100,8 +113,8 @@ async def test_minus_1125_on_keepalive_gets_a_new_key(pmbridge_sim: Simulator) -
     async with running_bridge(pmbridge_sim, recorder, keepalive_interval=0.2) as bridge:
         assert bridge.coordinator is not None
         await pmbridge_sim.fail(400, 1, code=-1125, paths=["/papi/v1/listenKey"])
-        await recorder.wait_for(lambda: bridge.coordinator.stream.key_renewals >= 1, what="renewal after -1125")
-        await recorder.wait_for(lambda: bridge.available, what="reconnection")
+        await reconnected(recorder)
+        assert bridge.coordinator.stream.key_renewals >= 1
         await pmbridge_sim.set_leverage("BNBUSDT", 4)
         await recorder.wait_for_leverage("BNBUSDT", 4, "stream")
 
