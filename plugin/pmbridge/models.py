@@ -28,6 +28,10 @@ class LeverageChange:
     transaction_time: int | None = None
     symbol: str | None = None
     """ccxt unified symbol (``BTC/USDT:USDT``) once markets are loaded, else None."""
+    open_trades: tuple[int, ...] = ()
+    """Set by a host that holds positions: ids of its open trades on this symbol (their leverage was fixed at entry)."""
+    note: str = ""
+    """What the change means for the host, in words (e.g. what happens to open trades), when the host says."""
 
 
 @frozen(slots=False)

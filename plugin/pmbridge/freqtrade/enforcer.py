@@ -1,0 +1,109 @@
+"""The enforce policy and the caps: set a symbol's leverage back through ccxt, rate-limited and loop-protected.
+
+Runs on the bridge's loop (its hook fires there). Under ``enforce`` a change away from the strategy's leverage is set
+back; under any policy a value outside ``min_leverage``/``max_leverage`` is set back inside. After
+``enforce_max_reverts`` set-backs of one pair within ``enforce_window`` seconds pmbridge stops fighting whoever keeps
+changing it, and says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ..errors import ExchangeError
+from ..models import LeverageChange
+from .settings import FreqtradeSettings
+
+if TYPE_CHECKING:
+    from ..bridge import Bridge
+
+log = logging.getLogger(__name__)
+
+
+class Enforcer:
+    def __init__(
+        self,
+        settings: FreqtradeSettings,
+        bridge: Callable[[], Bridge | None],
+        target: Callable[[str], float | None],
+        tradeable: Callable[[str], bool],
+        say: Callable[[str], None],
+    ) -> None:
+        self.settings = settings
+        self._bridge = bridge
+        self._target = target
+        self._tradeable = tradeable
+        self._say = say
+        self._reverts: dict[str, deque[float]] = {}
+        self._last_attempt: dict[str, float] = {}
+        self._pending: set[str] = set()
+        self.given_up: set[str] = set()
+        self.set_backs = 0
+
+    def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
+        if change.symbol is not None:
+            self.check(change.symbol)
+
+    def wanted(self, pair: str, current: int) -> int | None:
+        """The leverage pmbridge should set for ``pair`` now, or None to leave it."""
+        policy, _leverage, low, high = self.settings.for_pair(pair)
+        target = self._target(pair) if policy == "enforce" else None
+        if target is None and low <= current <= high:
+            return None
+        value = current if target is None else target
+        wanted = round(min(max(value, low), high))
+        return None if wanted == current else wanted
+
+    def check(self, pair: str) -> None:
+        """Look at ``pair`` in the book and set it back if the policy or the caps say so (on the bridge's loop)."""
+        bridge = self._bridge()
+        if bridge is None or not self._tradeable(pair) or pair in self.given_up or pair in self._pending:
+            return
+        entry = bridge.book.get(pair)
+        if entry is None:
+            return
+        wanted = self.wanted(pair, entry.leverage)
+        if wanted is None:
+            return
+        now = time.monotonic()
+        window = self._reverts.setdefault(pair, deque())
+        while window and now - window[0] > self.settings.enforce_window:
+            window.popleft()
+        if len(window) >= self.settings.enforce_max_reverts:
+            self.given_up.add(pair)
+            self._say(
+                f"pmbridge stopped enforcing {pair}: its leverage was changed away {len(window)} times within "
+                f"{self.settings.enforce_window:.0f} s after being set back. Someone or something keeps changing it; "
+                f"pmbridge now only alerts for this pair until the bot restarts. Find the other writer (another bot, "
+                f"the app) before restarting."
+            )
+            return
+        delay = max(0.0, self._last_attempt.get(pair, -1e9) + self.settings.enforce_min_interval - now)
+        self._pending.add(pair)
+        asyncio.get_running_loop().create_task(self._set_back(bridge, pair, wanted, delay))
+
+    async def _set_back(self, bridge: Bridge, pair: str, wanted: int, delay: float) -> None:
+        try:
+            if delay:
+                await asyncio.sleep(delay)
+            found = bridge.book.symbols.exchange_id(pair) if bridge.book.symbols else None
+            if found is None:
+                return
+            unit, exchange_symbol = found
+            self._last_attempt[pair] = time.monotonic()
+            self._reverts.setdefault(pair, deque()).append(time.monotonic())
+            old = bridge.book.leverage(pair)
+            await bridge.set_leverage(unit, exchange_symbol, wanted)
+            self.set_backs += 1
+            policy = self.settings.for_pair(pair)[0]
+            why = "policy enforce" if policy == "enforce" else "outside the configured min/max leverage"
+            self._say(f"pmbridge set {pair} leverage back {old}x -> {wanted}x on the exchange ({why})")
+        except ExchangeError as exc:
+            self._say(f"pmbridge could not set {pair} leverage to {wanted}x: {exc}")
+        finally:
+            self._pending.discard(pair)

@@ -1,0 +1,159 @@
+"""PMBridgeMixin: one base class that makes a Freqtrade strategy answer ``leverage()`` with the exchange's truth.
+
+    class MyStrategy(PMBridgeMixin, IStrategy):
+        def pmbridge_leverage_changed(self, change):     # optional: any pmbridge hook, as a method
+            ...
+
+It subclasses IStrategy itself (hyperopt pickles strategies; a plain mixin recurses). In backtesting, hyperopt and
+every other run mode it holds plain data only and opens no connection.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from datetime import datetime
+from typing import Any
+
+from freqtrade.strategy import IStrategy
+
+from ..config import BridgeConfig
+from ..const import ENV_API_KEY, ENV_API_SECRET
+from ..errors import ConfigError, PMBridgeError
+from .runtime import FreqtradeRuntime, base_url_from_ccxt
+from .settings import FreqtradeSettings, parse_settings
+
+log = logging.getLogger("pmbridge.freqtrade")
+
+TRADING_RUNMODES = ("live", "dry_run")
+
+
+def _runmode(config: dict[str, Any]) -> str:
+    mode = config.get("runmode")
+    return str(getattr(mode, "value", mode or "other"))
+
+
+class PMBridgeMixin(IStrategy):  # type: ignore[misc]
+    """Keep the strategy in step with the account's leverage and mode. Configure it in the ``pmbridge`` section."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        super().__init__(config)
+        self._pmbridge_settings: FreqtradeSettings = parse_settings(config.get("pmbridge"))
+        self._pmbridge_runtime: FreqtradeRuntime | None = None
+        self._pmbridge_said_offline = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # A user's bot_loop_start that forgets super() must not stop callbacks: drain first, then theirs.
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("bot_loop_start")
+        if own is not None and not getattr(own, "_pmbridge_wrapped", False):
+
+            def bot_loop_start(self: PMBridgeMixin, current_time: datetime, **kw: Any) -> None:
+                self._pmbridge_drain()
+                own(self, current_time, **kw)
+
+            bot_loop_start._pmbridge_wrapped = True  # type: ignore[attr-defined]
+            bot_loop_start.__doc__ = own.__doc__
+            cls.bot_loop_start = bot_loop_start  # type: ignore[method-assign]
+
+    # -- lifecycle ----------------------------------------------------------------------------------------------
+    @property
+    def pmbridge(self) -> FreqtradeRuntime | None:
+        """The running integration (its ``thread.book`` is the exchange's truth), or None when not connected."""
+        return self._pmbridge_runtime
+
+    def bot_start(self, **kwargs: Any) -> None:
+        self._pmbridge_start()
+
+    def ft_bot_start(self, **kwargs: Any) -> None:
+        super().ft_bot_start(**kwargs)
+        self._pmbridge_start()  # a user's bot_start without super() must not silently disable pmbridge
+
+    def ft_bot_cleanup(self) -> None:
+        try:
+            if self._pmbridge_runtime is not None:
+                self._pmbridge_runtime.stop()
+                self._pmbridge_runtime = None
+        finally:
+            super().ft_bot_cleanup()
+
+    def bot_loop_start(self, current_time: datetime, **kwargs: Any) -> None:
+        self._pmbridge_drain()
+
+    def _pmbridge_drain(self) -> None:
+        if self._pmbridge_runtime is not None:
+            self._pmbridge_runtime.drain()
+
+    def _pmbridge_start(self) -> None:
+        if self._pmbridge_runtime is not None or not self._pmbridge_settings.enabled:
+            return
+        mode = _runmode(self.config)
+        if mode not in TRADING_RUNMODES:
+            if not self._pmbridge_said_offline:
+                log.info("pmbridge: %s mode, no connection (the exchange is only followed live and in dry-run)", mode)
+                self._pmbridge_said_offline = True
+            return
+        settings = self._pmbridge_settings
+        key, secret = self._pmbridge_credentials()
+        if not key or not secret:
+            log.warning(
+                "pmbridge: no API key, so no user stream: set %s and %s (read-only is enough; Freqtrade removes "
+                "the exchange keys in dry-run). leverage() answers from the strategy alone.",
+                ENV_API_KEY,
+                ENV_API_SECRET,
+            )
+            return
+        exchange = self.config.get("exchange", {})
+        ccxt_options = {**(exchange.get("ccxt_config") or {}), **(exchange.get("ccxt_async_config") or {})}
+        bridge_settings = {"base_url": base_url_from_ccxt(ccxt_options), **settings.bridge}
+        try:
+            config = BridgeConfig.from_mapping(
+                bridge_settings, account=settings.account, ccxt_options=ccxt_options, api_key=key, api_secret=secret
+            )
+        except ConfigError as exc:
+            raise ConfigError(f"pmbridge: {exc}") from None
+        if mode == "live" and settings.account == "pm":
+            log.warning(
+                "pmbridge: live mode on a Portfolio Margin account: Freqtrade itself has no papi support "
+                "and cannot place PM orders; see docs/freqtrade.md (account types)"
+            )
+        runtime = FreqtradeRuntime(self, settings, config, live=mode == "live")
+        try:
+            runtime.start()
+        except PMBridgeError as exc:
+            runtime.stop()
+            runtime.say(f"pmbridge could not start: {exc}. leverage() answers from the strategy alone.")
+            runtime.drain()
+            return
+        self._pmbridge_runtime = runtime
+
+    def _pmbridge_credentials(self) -> tuple[str, str]:
+        """Live: Freqtrade's exchange object (the strategy's config copy has no keys). Otherwise the environment."""
+        api = getattr(getattr(getattr(self, "dp", None), "_exchange", None), "_api", None)
+        key = getattr(api, "apiKey", None) or os.environ.get(ENV_API_KEY, "")
+        secret = getattr(api, "secret", None) or os.environ.get(ENV_API_SECRET, "")
+        return str(key or ""), str(secret or "")
+
+    # -- the answer -------------------------------------------------------------------------------------------
+    def leverage(
+        self,
+        pair: str,
+        current_time: datetime,
+        current_rate: float,
+        proposed_leverage: float,
+        max_leverage: float,
+        entry_tag: str | None,
+        side: str,
+        **kwargs: Any,
+    ) -> float:
+        """The exchange's truth under the policy, clamped to ``max_leverage`` and the caps. No network call.
+
+        To combine with your own logic, compute your leverage and pass it as ``proposed_leverage`` to
+        ``super().leverage(...)``: under ``follow`` the exchange's value wins, under ``enforce``/``alert`` yours.
+        """
+        runtime = self._pmbridge_runtime
+        if runtime is not None:
+            return runtime.leverage_for(pair, proposed_leverage, max_leverage, side)
+        _policy, own, low, high = self._pmbridge_settings.for_pair(pair)
+        wish = own if own is not None else proposed_leverage
+        return max(1.0, min(max(wish, low), high, max_leverage))

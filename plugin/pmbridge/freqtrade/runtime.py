@@ -1,0 +1,218 @@
+"""FreqtradeRuntime: what a started PMBridgeMixin holds (live and dry-run only; never in backtest or hyperopt).
+
+Threads: the bridge runs on its own loop in a daemon thread. Hooks fire there; they are queued and handed to the
+strategy on Freqtrade's thread at ``bot_loop_start`` (``drain``), unless ``callbacks: immediate``. ``leverage()``
+answers from the book without any network call, from whichever thread Freqtrade calls it (bot, API, Telegram).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import attrs
+
+from ..config import BridgeConfig
+from ..manager import PluginManager, create_plugin_manager
+from ..models import AccountModeChange, LeverageChange, LeverageRequest
+from ..thread import BridgeThread
+from . import messages
+from .enforcer import Enforcer
+from .settings import FreqtradeSettings
+
+log = logging.getLogger("pmbridge.freqtrade")
+
+NOTIFY_HOOKS: Final = (
+    "pmbridge_configure",
+    "pmbridge_ready",
+    "pmbridge_leverage_changed",
+    "pmbridge_account_mode_changed",
+    "pmbridge_stream_state_changed",
+    "pmbridge_reconciled",
+    "pmbridge_shutdown",
+)
+
+
+def base_url_from_ccxt(ccxt_options: dict[str, Any]) -> str | None:
+    """The host Freqtrade's ccxt is pointed at (e.g. the simulator), so pmbridge's stream follows it."""
+    urls = ccxt_options.get("urls", {}).get("api", {})
+    for value in urls.values() if isinstance(urls, dict) else ():
+        if isinstance(value, str) and value.startswith("http"):
+            parts = urlsplit(value)
+            if parts.hostname and not parts.hostname.endswith("binance.com"):
+                return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+class StrategyRelay:
+    """Registered on the bridge: carries every notification hook to the strategy, queued or immediately."""
+
+    def __init__(self, runtime: FreqtradeRuntime) -> None:
+        self._runtime = runtime
+
+    def _relay(self, name: str, arg: Any) -> None:
+        self._runtime.relay(name, arg)
+
+    def pmbridge_configure(self, config: Any) -> None:
+        self._relay("pmbridge_configure", config)
+
+    def pmbridge_ready(self, book: Any) -> None:
+        self._relay("pmbridge_ready", book)
+
+    def pmbridge_leverage_changed(self, change: Any) -> None:
+        self._relay("pmbridge_leverage_changed", change)
+
+    def pmbridge_account_mode_changed(self, change: Any) -> None:
+        self._relay("pmbridge_account_mode_changed", change)
+
+    def pmbridge_stream_state_changed(self, change: Any) -> None:
+        self._relay("pmbridge_stream_state_changed", change)
+
+    def pmbridge_reconciled(self, report: Any) -> None:
+        self._relay("pmbridge_reconciled", report)
+
+    def pmbridge_shutdown(self, shutdown: Any) -> None:
+        self._relay("pmbridge_shutdown", shutdown)
+
+
+class FreqtradeRuntime:
+    def __init__(self, strategy: Any, settings: FreqtradeSettings, config: BridgeConfig, live: bool) -> None:
+        self.settings = settings
+        self.live = live
+        self.margin_mode = str(strategy.config.get("margin_mode") or "")
+        self.strategy_pm = PluginManager()  # only the strategy: its hooks, isolated, on the thread that drains
+        self.strategy_pm.register(strategy, name=f"strategy:{type(strategy).__name__}")
+        self.strategy_pm.check_pending()
+        self.queue: deque[tuple[str, Any, bool]] = deque()
+        self.whitelist: frozenset[str] = frozenset(strategy.config.get("exchange", {}).get("pair_whitelist", ()))
+        self.wishes: dict[str, float] = {}
+        self._dp = getattr(strategy, "dp", None)
+        self.enforcer = Enforcer(settings, self._bridge, self._target, self._tradeable, self.say)
+        self.pm = create_plugin_manager(plugins=(StrategyRelay(self), self.enforcer))
+        self.thread = BridgeThread(config, self.pm)
+
+    # -- lifecycle (Freqtrade's thread) -------------------------------------------------------------------------
+    def start(self) -> None:
+        ready = self.thread.start(self.settings.start_timeout)
+        if not ready:
+            log.warning(
+                "pmbridge: no snapshot within %.0f s; it keeps trying in the background and leverage() "
+                "answers from the strategy alone until then",
+                self.settings.start_timeout,
+            )
+
+    def stop(self) -> None:
+        self.thread.stop()
+        self.drain()  # the last changes and the shutdown reach the strategy too
+
+    def _bridge(self) -> Any:
+        return self.thread.bridge
+
+    # -- hook relay (bridge thread) -> drain (Freqtrade's thread) ----------------------------------------------
+    def relay(self, name: str, arg: Any) -> None:
+        immediate = self.settings.callbacks == "immediate"
+        if immediate:
+            self.strategy_pm.notify(name, arg)
+        self.queue.append((name, arg, not immediate))
+
+    def say(self, text: str) -> None:
+        self.queue.append(("message", text, False))
+
+    def drain(self) -> None:
+        """Deliver queued hooks to the strategy and messages to Freqtrade's RPC, on the calling (bot) thread."""
+        if self._dp is not None:
+            try:
+                self.whitelist = frozenset(self._dp.current_whitelist())
+            except Exception:  # before the first pairlist refresh
+                log.debug("no whitelist yet", exc_info=True)
+        while self.queue:
+            name, arg, deliver = self.queue.popleft()
+            if name == "message":
+                self._send(arg, level=logging.WARNING)
+                continue
+            if name == "pmbridge_leverage_changed":
+                arg = self._annotate(arg)
+                self._message_leverage(arg)
+            elif name == "pmbridge_account_mode_changed":
+                self._message_mode(arg)
+            if deliver:
+                self.strategy_pm.notify(name, arg)
+        bridge = self.thread.bridge
+        if bridge is not None and self.thread.ready and self.thread.failure is None:
+            loop = self.thread._loop
+            if loop is not None and not loop.is_closed():
+                for pair in self.whitelist:  # a snapshot or a new pair may need setting back, not only events
+                    loop.call_soon_threadsafe(self.enforcer.check, pair)
+
+    def _annotate(self, change: LeverageChange) -> LeverageChange:
+        if change.symbol is None or change.old is None:
+            return change
+        try:
+            from freqtrade.persistence import Trade  # noqa: PLC0415 - only where Freqtrade runs
+
+            trades = Trade.get_trades_proxy(pair=change.symbol, is_open=True)
+        except Exception:  # no database in this process
+            return change
+        ids = tuple(int(trade.id) for trade in trades)
+        leverages = tuple(float(trade.leverage or 1.0) for trade in trades)
+        return attrs.evolve(change, open_trades=ids, note=messages.open_trade_note(ids, leverages, self.live))
+
+    def _message_leverage(self, change: LeverageChange) -> None:
+        if change.old is None or change.symbol not in self.whitelist:
+            return
+        policy = self.settings.for_pair(change.symbol)[0]
+        next_entry = self.leverage_for(change.symbol, self.wishes.get(change.symbol, 1.0), 1e9, None, record=False)
+        self._send(messages.leverage_changed(change, policy, next_entry), level=logging.INFO)
+
+    def _message_mode(self, change: AccountModeChange) -> None:
+        problem = messages.account_mode_problem(change, self.margin_mode)
+        if problem is not None:
+            self._send(problem, level=logging.ERROR)
+        elif change.old is not None:
+            self._send(
+                f"pmbridge: account {change.setting} changed {change.old} -> {change.new} (source: {change.source})",
+                level=logging.INFO,
+            )
+
+    def _send(self, text: str, level: int) -> None:
+        log.log(level, "%s", text)
+        if self.settings.notify and self._dp is not None:
+            try:
+                self._dp.send_msg(text, always_send=True)
+            except Exception:
+                log.debug("send_msg failed", exc_info=True)
+
+    # -- leverage() (any Freqtrade thread) ----------------------------------------------------------------------
+    def _tradeable(self, pair: str) -> bool:
+        return pair in self.whitelist
+
+    def _target(self, pair: str) -> float | None:
+        own = self.settings.for_pair(pair)[1]
+        return own if own is not None else self.wishes.get(pair)
+
+    def leverage_for(
+        self, pair: str, proposed: float, max_leverage: float, side: str | None, record: bool = True
+    ) -> float:
+        policy, own, low, high = self.settings.for_pair(pair)
+        wish = own if own is not None else proposed
+        if record:
+            self.wishes[pair] = wish
+        ceiling = min(float(max_leverage), high)
+        book = self.thread.book
+        entry = None if book is None else book.get(pair)
+        found = None if book is None or book.symbols is None else book.symbols.exchange_id(pair)
+        request = LeverageRequest(
+            symbol=pair,
+            exchange_symbol=None if found is None else found[1],
+            unit=None if found is None else found[0],
+            proposed=wish,
+            exchange=None if entry is None else entry.leverage,
+            max_leverage=ceiling,
+            policy=policy,
+            side=side,
+        )
+        answer = self.pm.first("pmbridge_decide_leverage", request)
+        value = float(answer if answer is not None else wish)
+        return max(1.0, min(max(value, low), ceiling))

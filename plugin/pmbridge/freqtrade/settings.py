@@ -1,0 +1,150 @@
+"""The ``pmbridge`` section of a Freqtrade config: validated at start, with errors naming ``pmbridge.<key>``."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from attrs import field, frozen
+
+from ..const import ACCOUNT_TYPES, MAX_LEVERAGE, AccountType
+from ..errors import ConfigError
+
+Policy = Literal["follow", "enforce", "alert"]
+POLICIES: Final = ("follow", "enforce", "alert")
+Delivery = Literal["queued", "immediate"]
+
+# Settings passed through to BridgeConfig (docs/configuration.md).
+BRIDGE_KEYS: Final = frozenset(
+    {
+        "base_url",
+        "reconcile_interval",
+        "keepalive_interval",
+        "rotate_after",
+        "heartbeat",
+        "backoff_initial",
+        "backoff_max",
+        "rest_timeout",
+        "time_scale",
+        "close_listen_key_on_stop",
+    }
+)
+_SECRET_KEYS: Final = frozenset({"api_key", "api_secret", "key", "secret", "apikey", "password"})
+
+
+@frozen
+class PairSettings:
+    policy: Policy | None = None
+    leverage: float | None = None
+    min_leverage: float | None = None
+    max_leverage: float | None = None
+
+
+@frozen
+class FreqtradeSettings:
+    enabled: bool = True
+    account: AccountType = "pm"
+    policy: Policy = "follow"
+    leverage: float | None = None
+    """The strategy's leverage; None: what the strategy's own ``leverage()`` proposes (see docs/freqtrade.md)."""
+    min_leverage: float = 1.0
+    max_leverage: float = float(MAX_LEVERAGE)
+    pairs: Mapping[str, PairSettings] = field(factory=dict)
+    callbacks: Delivery = "queued"
+    enforce_max_reverts: int = 3
+    enforce_window: float = 600.0
+    enforce_min_interval: float = 2.0
+    notify: bool = True
+    start_timeout: float = 15.0
+    bridge: Mapping[str, Any] = field(factory=dict)
+    """The BridgeConfig settings given in the section (validated again, with credentials, at start)."""
+
+    def for_pair(self, pair: str) -> tuple[Policy, float | None, float, float]:
+        """(policy, leverage, min, max) for a pair: the pair's own setting where given, else the global one."""
+        own = self.pairs.get(pair, PairSettings())
+        return (
+            own.policy or self.policy,
+            own.leverage if own.leverage is not None else self.leverage,
+            own.min_leverage if own.min_leverage is not None else self.min_leverage,
+            own.max_leverage if own.max_leverage is not None else self.max_leverage,
+        )
+
+
+_SCHEMA: Final[dict[str, tuple[tuple[type, ...], str]]] = {
+    "enabled": ((bool,), "true or false"),
+    "account": ((str,), f"one of {', '.join(ACCOUNT_TYPES)}"),
+    "policy": ((str,), f"one of {', '.join(POLICIES)}"),
+    "leverage": ((int, float, type(None)), "a number or null"),
+    "min_leverage": ((int, float), "a number"),
+    "max_leverage": ((int, float), "a number"),
+    "pairs": ((Mapping,), "an object of pair -> settings"),
+    "callbacks": ((str,), "queued or immediate"),
+    "enforce_max_reverts": ((int,), "a whole number"),
+    "enforce_window": ((int, float), "a number of seconds"),
+    "enforce_min_interval": ((int, float), "a number of seconds"),
+    "notify": ((bool,), "true or false"),
+    "start_timeout": ((int, float), "a number of seconds"),
+}
+_PAIR_SCHEMA: Final = {key: _SCHEMA[key] for key in ("policy", "leverage", "min_leverage", "max_leverage")}
+
+
+def _check(path: str, key: str, value: Any, schema: Mapping[str, tuple[tuple[type, ...], str]]) -> None:
+    if key.lower() in _SECRET_KEYS:
+        raise ConfigError(
+            f"{path}{key}: never put secrets in the pmbridge section (it is copied into backtest result files). "
+            "pmbridge takes the key and secret from Freqtrade's exchange object in live mode, or from "
+            "PMBRIDGE_API_KEY and PMBRIDGE_API_SECRET"
+        )
+    if key not in schema:
+        close = difflib.get_close_matches(key, [*schema, *BRIDGE_KEYS], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"{path}{key}: unknown setting{hint} (docs/freqtrade.md lists them all)")
+    types, words = schema[key]
+    if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+        raise ConfigError(f"{path}{key}: must be {words}, got {value!r}")
+
+
+def _leverage_range(path: str, low: float | None, high: float | None) -> None:
+    for name, value in (("min_leverage", low), ("max_leverage", high)):
+        if value is not None and not 1 <= value <= MAX_LEVERAGE:
+            raise ConfigError(f"{path}{name}: must be between 1 and {MAX_LEVERAGE}, got {value!r}")
+    if low is not None and high is not None and low > high:
+        raise ConfigError(f"{path}min_leverage ({low}) is above max_leverage ({high})")
+
+
+def parse_settings(section: Mapping[str, Any] | None) -> FreqtradeSettings:
+    """Validate the ``pmbridge`` section (None or missing: every default)."""
+    if section is None:
+        return FreqtradeSettings()
+    if not isinstance(section, Mapping):
+        raise ConfigError(f"pmbridge: must be an object, got {section!r}")
+    own: dict[str, Any] = {}
+    bridge: dict[str, Any] = {}
+    for key, value in section.items():
+        if key in BRIDGE_KEYS:
+            bridge[key] = value
+            continue
+        _check("pmbridge.", key, value, _SCHEMA)
+        own[key] = value
+    if own.get("account", "pm") not in ACCOUNT_TYPES:
+        raise ConfigError(f"pmbridge.account: must be one of {', '.join(ACCOUNT_TYPES)}, got {own['account']!r}")
+    if own.get("policy", "follow") not in POLICIES:
+        raise ConfigError(f"pmbridge.policy: unknown policy {own['policy']!r}; use one of {', '.join(POLICIES)}")
+    if own.get("callbacks", "queued") not in ("queued", "immediate"):
+        raise ConfigError(f"pmbridge.callbacks: must be queued or immediate, got {own['callbacks']!r}")
+    _leverage_range("pmbridge.", own.get("min_leverage"), own.get("max_leverage"))
+    pairs: dict[str, PairSettings] = {}
+    for pair, pair_section in own.pop("pairs", {}).items():
+        path = f"pmbridge.pairs.{pair}."
+        if not isinstance(pair_section, Mapping):
+            raise ConfigError(f"{path[:-1]}: must be an object, got {pair_section!r}")
+        for key, value in pair_section.items():
+            _check(path, key, value, _PAIR_SCHEMA)
+        if pair_section.get("policy", "follow") not in POLICIES:
+            raise ConfigError(
+                f"{path}policy: unknown policy {pair_section['policy']!r}; use one of {', '.join(POLICIES)}"
+            )
+        _leverage_range(path, pair_section.get("min_leverage"), pair_section.get("max_leverage"))
+        pairs[pair] = PairSettings(**pair_section)
+    return FreqtradeSettings(**own, pairs=pairs, bridge=bridge)

@@ -1,0 +1,184 @@
+"""PMBridgeMixin loaded by Freqtrade's own StrategyResolver from a user_data folder and a real config file."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cloudpickle
+import pytest
+from freqtrade.enums import RunMode
+from freqtrade.resolvers import StrategyResolver
+
+from pmbridge.errors import ConfigError
+from pmbridge.freqtrade import PMBridgeMixin
+from pmbridge.sim import SimulatorThread
+
+from .conftest import load_config, make_user_data
+
+RECORDING_STRATEGY = """
+import threading
+from pmbridge_example import PMBridgeExample
+
+
+class Recording(PMBridgeExample):
+    def __init__(self, config):
+        super().__init__(config)
+        self.seen = []
+
+    def bot_start(self, **kwargs):
+        pass  # forgets super(): pmbridge must start anyway
+
+    def bot_loop_start(self, current_time, **kwargs):
+        pass  # forgets super() too: callbacks must still be delivered
+
+    def pmbridge_leverage_changed(self, change):
+        self.seen.append((change.exchange_symbol, change.old, change.new, change.source,
+                          threading.get_ident(), change.open_trades))
+"""
+
+
+def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def load(
+    tmp_path: Path,
+    runmode: RunMode,
+    sim_info: dict[str, Any] | None,
+    pmbridge: dict[str, Any] | None = None,
+    strategy: str = "PMBridgeExample",
+) -> Any:
+    path = make_user_data(tmp_path, sim_info, pmbridge, RECORDING_STRATEGY)
+    return StrategyResolver.load_strategy(load_config(path, runmode, strategy))
+
+
+def test_resolver_loads_the_documented_example(tmp_path: Path) -> None:
+    strategy = load(tmp_path, RunMode.BACKTEST, None)
+    assert isinstance(strategy, PMBridgeMixin)
+    assert type(strategy).__name__ == "PMBridgeExample"
+    assert strategy._pmbridge_settings.for_pair("ETH/USDT:USDT") == ("enforce", 5, 1, 20)
+
+
+def test_backtest_mode_holds_plain_data_opens_nothing_and_pickles(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    threads = threading.active_count()
+    strategy = load(tmp_path, RunMode.BACKTEST, None)
+    with caplog.at_level("INFO"):
+        strategy.ft_bot_start()
+        strategy.bot_start()
+    assert strategy.pmbridge is None
+    assert threading.active_count() == threads
+    assert caplog.text.count("backtest mode, no connection") == 1
+    # hyperopt ships the strategy to worker processes with joblib's cloudpickle (by value: the module is loaded
+    # from a path, not importable)
+    clone = pickle.loads(cloudpickle.dumps(strategy))
+    assert clone._pmbridge_settings == strategy._pmbridge_settings
+    now = time.time()
+    assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 10.0, None, "long") == 3.0  # configured leverage
+    assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 2.0, None, "long") == 2.0  # Freqtrade's ceiling
+
+
+@pytest.mark.parametrize(
+    ("section", "words"),
+    [
+        ({"policy": "yolo"}, "pmbridge.policy: unknown policy 'yolo'"),
+        ({"polcy": "follow"}, "pmbridge.polcy: unknown setting; did you mean 'policy'?"),
+        ({"leverage": "3"}, "pmbridge.leverage: must be a number or null"),
+        ({"api_key": "abc"}, "never put secrets in the pmbridge section"),
+        ({"pairs": {"BTC/USDT:USDT": {"max_leverage": 500}}}, "pmbridge.pairs.BTC/USDT:USDT.max_leverage"),
+        ({"min_leverage": 10, "max_leverage": 5}, "min_leverage (10) is above max_leverage (5)"),
+    ],
+)
+def test_bad_sections_fail_at_load_naming_the_key(tmp_path: Path, section: dict[str, Any], words: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, RunMode.BACKTEST, None, section)
+    assert words in str(caught.value)
+    assert "abc" not in str(caught.value)
+
+
+def test_dry_run_follow_callbacks_on_freqtrades_thread(
+    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]
+) -> None:
+    strategy = load(tmp_path, RunMode.DRY_RUN, sim_env, {"policy": "follow", "max_leverage": 50}, strategy="Recording")
+    strategy.ft_bot_start()  # what FreqtradeBot calls; the user's bot_start forgot super()
+    try:
+        runtime = strategy.pmbridge
+        assert runtime is not None and runtime.thread.ready
+        now = time.time()
+        assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 20.0  # the exchange's
+        sim.set_leverage("BTCUSDT", 25)  # "in the Binance app"
+        until(lambda: runtime.thread.book.leverage("BTCUSDT") == 25, what="the change in the book")
+        assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 25.0
+        assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 10.0, None, "long") == 10.0  # Freqtrade's max
+        assert [s for s in strategy.seen if s[1] is not None] == []  # queued until the bot loop starts
+        strategy.bot_loop_start(current_time=now)
+        changed = [s for s in strategy.seen if s[1] is not None]
+        assert changed == [("BTCUSDT", 20, 25, "stream", threading.get_ident(), ())]
+    finally:
+        strategy.ft_bot_cleanup()
+    assert strategy.pmbridge is None
+
+
+def test_dry_run_enforce_sets_the_exchange_back(tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]) -> None:
+    strategy = load(
+        tmp_path, RunMode.DRY_RUN, sim_env, {"policy": "enforce", "leverage": 4, "enforce_min_interval": 0.1}
+    )
+    strategy.ft_bot_start()
+    try:
+        strategy.bot_loop_start(current_time=time.time())  # the audit sets whitelisted pairs to 4x
+        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="enforcement at start")
+        sim.set_leverage("BTCUSDT", 30)
+        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="the set-back")
+        assert strategy.leverage("BTC/USDT:USDT", time.time(), 1.0, 1.0, 125.0, None, "long") == 4.0
+    finally:
+        strategy.ft_bot_cleanup()
+
+
+def test_enforce_stops_fighting_an_adversary_and_says_so(
+    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    strategy = load(
+        tmp_path,
+        RunMode.DRY_RUN,
+        sim_env,
+        {"policy": "enforce", "leverage": 4, "enforce_min_interval": 0.05, "enforce_max_reverts": 3},
+    )
+    strategy.ft_bot_start()
+    try:
+        runtime = strategy.pmbridge
+        strategy.bot_loop_start(current_time=time.time())
+        until(lambda: sim.state()["leverage"]["UM"]["ETHUSDT"] == 4, what="enforcement at start")
+        flips = 0
+        for _ in range(6):  # someone keeps flipping it back
+            sim.set_leverage("ETHUSDT", 9)
+            flips += 1
+            until(
+                lambda: sim.state()["leverage"]["UM"]["ETHUSDT"] != 9 or runtime.enforcer.given_up,
+                what="a set-back or giving up",
+            )
+            if runtime.enforcer.given_up:
+                break
+        until(lambda: "ETH/USDT:USDT" in runtime.enforcer.given_up, what="giving up")
+        with caplog.at_level("WARNING"):
+            strategy.bot_loop_start(current_time=time.time())
+        assert "pmbridge stopped enforcing ETH/USDT:USDT" in caplog.text
+        assert runtime.enforcer.set_backs == 4  # BTC and ETH at start, then ETH twice; its third flip is left alone
+        assert runtime.enforcer.given_up == {"ETH/USDT:USDT"}
+        assert flips == 3
+        time.sleep(0.5)
+        assert sim.state()["leverage"]["UM"]["ETHUSDT"] == 9  # left alone
+    finally:
+        strategy.ft_bot_cleanup()
