@@ -182,3 +182,39 @@ def test_enforce_stops_fighting_an_adversary_and_says_so(
         assert sim.state()["leverage"]["UM"]["ETHUSDT"] == 9  # left alone
     finally:
         strategy.ft_bot_cleanup()
+
+
+def test_switch_to_hedge_mode_is_said_loudly_with_what_to_do(
+    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    strategy = load(tmp_path, RunMode.DRY_RUN, sim_env, {"reconcile_interval": 0.3})
+    strategy.ft_bot_start()
+    try:
+        runtime = strategy.pmbridge
+        sim.set_position_mode(True)  # Binance pushes nothing for this: the fixed-cadence reconcile finds it
+        until(lambda: runtime.thread.book.dual_side_position is True, what="the reconcile to see hedge mode")
+        with caplog.at_level("ERROR"):
+            strategy.bot_loop_start(current_time=time.time())
+        assert "HEDGE (dual side) position mode" in caplog.text
+        assert "switch the account back to one-way" in caplog.text
+        sim.set_multi_assets(True)
+        until(lambda: runtime.thread.book.multi_assets is True, what="multi-assets on")
+        caplog.clear()
+        with caplog.at_level("ERROR"):
+            strategy.bot_loop_start(current_time=time.time())
+        assert "MULTI-ASSETS" not in caplog.text  # the example config trades cross margin: allowed
+    finally:
+        strategy.ft_bot_cleanup()
+
+
+def test_without_keys_in_dry_run_it_says_how_to_fix_and_keeps_trading(
+    tmp_path: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("PMBRIDGE_API_KEY", raising=False)
+    monkeypatch.delenv("PMBRIDGE_API_SECRET", raising=False)
+    strategy = load(tmp_path, RunMode.DRY_RUN, sim.startup_info())
+    with caplog.at_level("WARNING"):
+        strategy.ft_bot_start()
+    assert strategy.pmbridge is None
+    assert "set PMBRIDGE_API_KEY and PMBRIDGE_API_SECRET" in caplog.text
+    assert strategy.leverage("BTC/USDT:USDT", time.time(), 1.0, 1.0, 125.0, None, "long") == 3.0
