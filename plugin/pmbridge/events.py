@@ -145,15 +145,20 @@ def _config_update(data: dict[str, Any]) -> AccountConfigUpdate:
 
     symbol: str | None = None
     leverage: int | None = None
+    unit: Unit | None = None
     ac = data.get("ac")
     if ac is not None:
         if type(ac) is not dict:
             raise DecodeError("ac", excerpt(ac), "must be a JSON object")
         symbol = ac.get("s")
-        if type(symbol) is not str or not symbol or len(symbol) > _MAX_SYMBOL_LEN or not symbol.isprintable():
-            raise DecodeError("ac.s", excerpt(symbol), "symbol must be a non-empty exchange symbol id")
-        if " " in symbol:
-            raise DecodeError("ac.s", excerpt(symbol), "symbol must not contain spaces")
+        # A symbol seen before was validated then: the unit cache doubles as the set of known-good ids.
+        unit = _UNIT_CACHE.get(symbol) if type(symbol) is str else None
+        if unit is None:
+            if type(symbol) is not str or not symbol or len(symbol) > _MAX_SYMBOL_LEN or not symbol.isprintable():
+                raise DecodeError("ac.s", excerpt(symbol), "symbol must be a non-empty exchange symbol id")
+            if " " in symbol:
+                raise DecodeError("ac.s", excerpt(symbol), "symbol must not contain spaces")
+            unit = unit_of(symbol)
         if "l" not in ac:
             raise DecodeError("ac.l", "nothing", "leverage is required with a symbol")
         leverage = ac["l"]
@@ -169,12 +174,8 @@ def _config_update(data: dict[str, Any]) -> AccountConfigUpdate:
             raise DecodeError("ai.j", excerpt(multi_assets), "multi-assets flag must be true or false")
 
     # fs is only a hint: Binance's own example pairs "UM" with the COIN-M symbol BTCUSD_PERP.
-    if symbol is not None:
-        unit: Unit = unit_of(symbol)
-    elif hint is not None:
-        unit = hint
-    else:
-        unit = "UM"  # multi-assets mode only exists on USDⓈ-M
+    if unit is None:
+        unit = hint if hint is not None else "UM"  # multi-assets mode only exists on USDⓈ-M
     return AccountConfigUpdate(unit, event_time, transaction_time, symbol, leverage, multi_assets)
 
 
