@@ -8,6 +8,7 @@ from typing import Any
 from .auth import Authenticator
 from .clock import SimClock
 from .faults import Faults
+from .marketdata import MarketData
 from .markets import Catalogue, Unit
 from .metering import Meter
 from .state import ACCOUNTS, Account, AccountState, ListenKeys
@@ -18,7 +19,13 @@ class Engine:
     """Every way the account can change goes through here, so REST and the control API push identical events."""
 
     def __init__(
-        self, symbols: int, api_key: str, api_secret: str, clock_speed: float, new_token: Callable[[], str]
+        self,
+        symbols: int,
+        api_key: str,
+        api_secret: str,
+        clock_speed: float,
+        new_token: Callable[[], str],
+        seed: int = 0,
     ) -> None:
         self.clock = SimClock(clock_speed)
         self.catalogue = Catalogue(symbols)
@@ -28,6 +35,8 @@ class Engine:
         self.faults = Faults()
         self.auth = Authenticator(api_key, api_secret)
         self.hub = StreamHub(self.clock, self.keys, self.meter)
+        # Public market data runs on real time (clients compare candle dates with their own clock), not sim time.
+        self.market = MarketData(self.catalogue, seed)
 
     async def set_leverage(self, symbol: str, leverage: object, unit: Unit | None = None) -> dict[str, Any]:
         contract = self.state.set_leverage(symbol, leverage, unit)

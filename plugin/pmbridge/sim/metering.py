@@ -33,10 +33,10 @@ class Meter:
         self.ws_connections_total = 0
         self.frames_pushed = 0
 
-    def record(self, method: str, path: str) -> int:
-        """Count the call and charge its weight; returns the rolling 1-minute weight including it."""
+    def record(self, method: str, path: str, weight: int | None = None) -> int:
+        """Count the call and charge its weight (`weight`, else the path's); returns the rolling 1-minute weight."""
         self.rest_calls[f"{method} {path}"] += 1
-        self._spent.append((time.monotonic(), weight_of(path)))
+        self._spent.append((time.monotonic(), weight_of(path) if weight is None else weight))
         return self.weight_1m()
 
     def weight_1m(self) -> int:

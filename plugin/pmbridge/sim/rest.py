@@ -14,6 +14,7 @@ from . import views
 from .clock import real_ms
 from .engine import Engine
 from .errors import BinanceError, missing_param
+from .marketdata import request_weight
 from .markets import Unit
 from .state import Account
 
@@ -38,7 +39,8 @@ async def binance_middleware(request: web.Request, handler: Handler) -> web.Stre
     if not is_exchange_rest(request):
         return await handler(request)
     engine = request.app[ENGINE]
-    headers = {WEIGHT_HEADER: str(engine.meter.record(request.method, request.path))}
+    weight = request_weight(request.path, request.query)
+    headers = {WEIGHT_HEADER: str(engine.meter.record(request.method, request.path, weight))}
     delay = engine.faults.take_latency_s()
     if delay:
         await asyncio.sleep(delay)

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from .control import ControlRoutes
 from .engine import Engine
+from .marketdata import MarketDataRoutes
 from .rest import ENGINE, RestRoutes, binance_middleware
 from .state import Account, token_source
 
@@ -62,7 +63,7 @@ class Simulator:
         new_token = token_source(seed)
         self._api_key = api_key or new_token()
         self._api_secret = api_secret or new_token()
-        self.engine = Engine(symbols, self._api_key, self._api_secret, clock_speed, new_token)
+        self.engine = Engine(symbols, self._api_key, self._api_secret, clock_speed, new_token, seed)
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._base_url: str | None = None
@@ -73,6 +74,7 @@ class Simulator:
         app = web.Application(middlewares=[binance_middleware])
         app[ENGINE] = self.engine
         app.add_routes(RestRoutes(self.engine).routes() + ControlRoutes(self.engine).routes() + self._ws_routes())
+        app.add_routes(MarketDataRoutes(self.engine.market).routes())
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
