@@ -44,5 +44,5 @@ class PMBridgeExample(PMBridgeMixin, IStrategy):
             log.info("exchange leverage of %s is now %sx (%s)", change.symbol, change.new, change.source)
 
     def pmbridge_stream_state_changed(self, change) -> None:
-        if not change.available:
-            log.warning("pmbridge cannot see the exchange right now: %s", change.reason)
+        if change.new == "disconnected":
+            log.warning("pmbridge lost the exchange for now (it reconnects and resyncs by itself): %s", change.reason)
