@@ -11,7 +11,7 @@ import concurrent.futures
 import contextlib
 import logging
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 from .book import LeverageBook
@@ -94,6 +94,17 @@ class BridgeThread:
             coroutine.close()
             raise SetupFailed("the bridge thread is not running")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+
+    def call_soon(self, callback: Callable[..., object], *args: object) -> bool:
+        """Schedule a plain callback on the bridge's loop (False if it is not running)."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return False
+        try:
+            loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # closed in between
+            return False
+        return True
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the bridge (``pmbridge_shutdown`` fires on its thread) and join the thread."""

@@ -139,12 +139,9 @@ class FreqtradeRuntime:
                 self._message_mode(arg)
             if deliver:
                 self.strategy_pm.notify(name, arg)
-        bridge = self.thread.bridge
-        if bridge is not None and self.thread.ready and self.thread.failure is None:
-            loop = self.thread._loop
-            if loop is not None and not loop.is_closed():
-                for pair in self.whitelist:  # a snapshot or a new pair may need setting back, not only events
-                    loop.call_soon_threadsafe(self.enforcer.check, pair)
+        if self.thread.ready and self.thread.failure is None:
+            for pair in self.whitelist:  # a snapshot or a new pair may need setting back, not only events
+                self.thread.call_soon(self.enforcer.check, pair)
 
     def _annotate(self, change: LeverageChange) -> LeverageChange:
         if change.symbol is None or change.old is None:
