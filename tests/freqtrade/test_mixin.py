@@ -218,3 +218,91 @@ def test_without_keys_in_dry_run_it_says_how_to_fix_and_keeps_trading(
     assert strategy.pmbridge is None
     assert "set PMBRIDGE_API_KEY and PMBRIDGE_API_SECRET" in caplog.text
     assert strategy.leverage("BTC/USDT:USDT", time.time(), 1.0, 1.0, 125.0, None, "long") == 3.0
+
+
+def test_immediate_callbacks_run_on_the_bridge_thread_at_once(
+    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]
+) -> None:
+    strategy = load(tmp_path, RunMode.DRY_RUN, sim_env, {"callbacks": "immediate"}, strategy="Recording")
+    strategy.ft_bot_start()
+    try:
+        sim.set_leverage("SOLUSDT", 9)
+        seen = until(
+            lambda: [s for s in strategy.seen if s[0] == "SOLUSDT" and s[1] is not None],
+            what="the immediate callback, without any bot loop",
+        )
+        assert seen[0][4] != threading.get_ident()  # the bridge's thread, as asked
+    finally:
+        strategy.ft_bot_cleanup()
+
+
+def test_caps_are_enforced_whatever_the_policy(tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]) -> None:
+    strategy = load(
+        tmp_path, RunMode.DRY_RUN, sim_env, {"policy": "follow", "max_leverage": 10, "enforce_min_interval": 0.1}
+    )
+    strategy.ft_bot_start()
+    try:
+        strategy.bot_loop_start(current_time=time.time())  # the whitelist is known from here
+        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 10, what="20x brought under the 10x cap")
+        sim.set_leverage("BTCUSDT", 8)  # inside the caps under follow: left alone and followed
+        until(lambda: strategy.pmbridge.thread.book.leverage("BTCUSDT") == 8, what="the change")
+        time.sleep(0.3)
+        assert sim.state()["leverage"]["UM"]["BTCUSDT"] == 8
+        assert strategy.leverage("BTC/USDT:USDT", time.time(), 1.0, 1.0, 125.0, None, "long") == 8.0
+        sim.set_leverage("BTCUSDT", 50)  # outside: set back inside
+        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 10, what="50x brought back under the cap")
+    finally:
+        strategy.ft_bot_cleanup()
+
+
+DECIDING_STRATEGY = """
+from pmbridge_example import PMBridgeExample
+
+
+class Deciding(PMBridgeExample):
+    def pmbridge_decide_leverage(self, request):
+        return 2 if request.symbol == "ETH/USDT:USDT" else None
+"""
+
+
+def test_a_strategy_hook_decides_first_and_is_still_clamped(
+    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]
+) -> None:
+    path = make_user_data(tmp_path, sim_env, {"policy": "follow"}, DECIDING_STRATEGY)
+    strategy = StrategyResolver.load_strategy(load_config(path, RunMode.DRY_RUN, "Deciding"))
+    strategy.ft_bot_start()
+    try:
+        now = time.time()
+        assert strategy.leverage("ETH/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 2.0
+        assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 20.0  # follow decides
+    finally:
+        strategy.ft_bot_cleanup()
+
+
+def test_leverage_is_safe_from_many_threads_while_changes_stream(
+    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]
+) -> None:
+    """Freqtrade calls leverage() from the bot, API and Telegram threads (/forceenter)."""
+    strategy = load(tmp_path, RunMode.DRY_RUN, sim_env, {"policy": "follow"})
+    strategy.ft_bot_start()
+    answers: list[float] = []
+    stop = threading.Event()
+
+    def ask() -> None:
+        while not stop.is_set():
+            answers.append(strategy.leverage("BTC/USDT:USDT", time.time(), 1.0, 1.0, 125.0, None, "long"))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    try:
+        for thread in threads:
+            thread.start()
+        for leverage in (5, 6, 7, 8):
+            sim.set_leverage("BTCUSDT", leverage)
+        until(lambda: strategy.pmbridge.thread.book.leverage("BTCUSDT") == 8, what="the last change")
+        time.sleep(0.1)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        strategy.ft_bot_cleanup()
+    assert set(answers) <= {20.0, 5.0, 6.0, 7.0, 8.0} and answers[-1] == 8.0

@@ -42,6 +42,7 @@ class Enforcer:
         self._reverts: dict[str, deque[float]] = {}
         self._last_attempt: dict[str, float] = {}
         self._pending: set[str] = set()
+        self._recheck: set[str] = set()
         self.given_up: set[str] = set()
         self.set_backs = 0
 
@@ -62,7 +63,10 @@ class Enforcer:
     def check(self, pair: str) -> None:
         """Look at ``pair`` in the book and set it back if the policy or the caps say so (on the bridge's loop)."""
         bridge = self._bridge()
-        if bridge is None or not self._tradeable(pair) or pair in self.given_up or pair in self._pending:
+        if bridge is None or not self._tradeable(pair) or pair in self.given_up:
+            return
+        if pair in self._pending:
+            self._recheck.add(pair)  # a change that lands while a set-back is in flight is looked at right after
             return
         entry = bridge.book.get(pair)
         if entry is None:
@@ -107,3 +111,6 @@ class Enforcer:
             self._say(f"pmbridge could not set {pair} leverage to {wanted}x: {exc}")
         finally:
             self._pending.discard(pair)
+            if pair in self._recheck:
+                self._recheck.discard(pair)
+                self.check(pair)

@@ -210,6 +210,9 @@ class FreqtradeRuntime:
             policy=policy,
             side=side,
         )
-        answer = self.pm.first("pmbridge_decide_leverage", request)
+        # The strategy's own pmbridge_decide_leverage first, then installed plugins, the built-in policy last.
+        answer = self.strategy_pm.first("pmbridge_decide_leverage", request)
+        if answer is None:
+            answer = self.pm.first("pmbridge_decide_leverage", request)
         value = float(answer if answer is not None else wish)
         return max(1.0, min(max(value, low), ceiling))
