@@ -9,11 +9,17 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import PMBridgeError
-from . import demo, inspect_cmds, watch
+from . import demo, doctor, inspect_cmds, reconcile, watch
 
 # name -> (help, add_arguments, run); run returns the exit code.
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
-COMMANDS: dict[str, Command] = {**demo.COMMANDS, **watch.COMMANDS, **inspect_cmds.COMMANDS}
+COMMANDS: dict[str, Command] = {
+    **demo.COMMANDS,
+    **watch.COMMANDS,
+    **reconcile.COMMANDS,
+    **doctor.COMMANDS,
+    **inspect_cmds.COMMANDS,
+}
 
 EXIT_OK = 0
 EXIT_FAILURE = 1

@@ -10,18 +10,19 @@ import sys
 
 from ..bridge import Bridge, SetupFailed
 from ..config import BridgeConfig
-from ..const import ACCOUNT_TYPES, ENV_API_KEY, ENV_API_SECRET
 from ..errors import ConfigError
+from .common import CREDENTIALS_HELP, add_connection_arguments, config_from_args
 from .output import Printer
 
 EPILOG = f"""\
-Keys come from {ENV_API_KEY} and {ENV_API_SECRET} (read-only permission is enough).
-Without --base-url pmbridge talks to Binance itself.
+{CREDENTIALS_HELP}
+Without --base-url (or ccxt urls in --config) pmbridge talks to Binance itself.
 
 examples:
   pmbridge watch --json
   pmbridge watch --base-url http://127.0.0.1:8765 --json     # against `python -m pmbridge.sim`
   pmbridge watch --account usdm --reconcile-interval 300
+  pmbridge watch --config user_data/config.json              # the bot's own keys and pmbridge section
 
 exit codes: 0 stopped by Ctrl-C or SIGTERM; 1 could not start or stopped on a fatal error (the message says why);
 2 bad command line."""
@@ -29,21 +30,13 @@ exit codes: 0 stopped by Ctrl-C or SIGTERM; 1 could not start or stopped on a fa
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
-    parser.add_argument("--base-url", help="REST and stream host, e.g. the simulator's http://127.0.0.1:PORT")
-    parser.add_argument("--account", choices=ACCOUNT_TYPES, default="pm", help="account type (default: pm)")
+    add_connection_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per line per change")
     parser.add_argument(
         "--reconcile-interval",
         type=float,
-        default=900.0,
         metavar="SECONDS",
         help="fixed REST reconcile cadence (default: 900)",
-    )
-
-
-def config_from_args(args: argparse.Namespace) -> BridgeConfig:
-    return BridgeConfig.from_env(
-        account=args.account, base_url=args.base_url, reconcile_interval=args.reconcile_interval
     )
 
 
@@ -67,7 +60,7 @@ async def watch(config: BridgeConfig, printer: Printer) -> int:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = config_from_args(args)
+        config = config_from_args(args, reconcile_interval=args.reconcile_interval)
     except ConfigError as exc:
         print(f"pmbridge watch: {exc}", file=sys.stderr)
         return 2

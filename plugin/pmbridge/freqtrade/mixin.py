@@ -20,8 +20,8 @@ from freqtrade.strategy import IStrategy
 from ..config import BridgeConfig
 from ..const import ENV_API_KEY, ENV_API_SECRET
 from ..errors import ConfigError, PMBridgeError
-from .runtime import FreqtradeRuntime, base_url_from_ccxt
-from .settings import FreqtradeSettings, parse_settings
+from .runtime import FreqtradeRuntime
+from .settings import FreqtradeSettings, bridge_values, parse_settings
 
 log = logging.getLogger("pmbridge.freqtrade")
 
@@ -103,13 +103,9 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
                 ENV_API_SECRET,
             )
             return
-        exchange = self.config.get("exchange", {})
-        ccxt_options = {**(exchange.get("ccxt_config") or {}), **(exchange.get("ccxt_async_config") or {})}
-        bridge_settings = {"base_url": base_url_from_ccxt(ccxt_options), **settings.bridge}
         try:
-            config = BridgeConfig.from_mapping(
-                bridge_settings, account=settings.account, ccxt_options=ccxt_options, api_key=key, api_secret=secret
-            )
+            values = bridge_values(self.config.get("exchange", {}), settings)
+            config = BridgeConfig.from_mapping(values, api_key=key, api_secret=secret)
         except ConfigError as exc:
             raise ConfigError(f"pmbridge: {exc}") from None
         if mode == "live" and settings.account == "pm":

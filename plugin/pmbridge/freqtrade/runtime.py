@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 from collections import deque
 from typing import Any, Final
-from urllib.parse import urlsplit
 
 import attrs
 
@@ -33,17 +32,6 @@ NOTIFY_HOOKS: Final = (
     "pmbridge_reconciled",
     "pmbridge_shutdown",
 )
-
-
-def base_url_from_ccxt(ccxt_options: dict[str, Any]) -> str | None:
-    """The host Freqtrade's ccxt is pointed at (e.g. the simulator), so pmbridge's stream follows it."""
-    urls = ccxt_options.get("urls", {}).get("api", {})
-    for value in urls.values() if isinstance(urls, dict) else ():
-        if isinstance(value, str) and value.startswith("http"):
-            parts = urlsplit(value)
-            if parts.hostname and not parts.hostname.endswith("binance.com"):
-                return f"{parts.scheme}://{parts.netloc}"
-    return None
 
 
 class StrategyRelay:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from typing import Any, Final, Literal
+from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
@@ -148,3 +149,33 @@ def parse_settings(section: Mapping[str, Any] | None) -> FreqtradeSettings:
         _leverage_range(path, pair_section.get("min_leverage"), pair_section.get("max_leverage"))
         pairs[pair] = PairSettings(**pair_section)
     return FreqtradeSettings(**own, pairs=pairs, bridge=bridge)
+
+
+def base_url_from_ccxt(ccxt_options: dict[str, Any]) -> str | None:
+    """The host Freqtrade's ccxt is pointed at (e.g. the simulator), so pmbridge's stream follows it."""
+    urls = ccxt_options.get("urls", {}).get("api", {})
+    for value in urls.values() if isinstance(urls, dict) else ():
+        if isinstance(value, str) and value.startswith("http"):
+            parts = urlsplit(value)
+            if parts.hostname and not parts.hostname.endswith("binance.com"):
+                return f"{parts.scheme}://{parts.netloc}"
+    return None
+
+
+def bridge_values(exchange: Mapping[str, Any], settings: FreqtradeSettings) -> dict[str, Any]:
+    """BridgeConfig settings (all but credentials) from a Freqtrade exchange section and the pmbridge section.
+
+    ccxt options and URLs come from ``ccxt_config`` and ``ccxt_async_config`` (so pointing Freqtrade at the simulator
+    points pmbridge at it too); the host of the stream follows them unless the section sets ``base_url``.
+    """
+    ccxt_options: dict[str, Any] = {}
+    for name in ("ccxt_config", "ccxt_async_config"):
+        section = exchange.get(name) or {}
+        if not isinstance(section, Mapping):
+            raise ConfigError(f"exchange.{name} must be an object, got {type(section).__name__}")
+        ccxt_options.update(section)
+    values: dict[str, Any] = {"base_url": base_url_from_ccxt(ccxt_options), **settings.bridge}
+    values["account"] = settings.account
+    if ccxt_options:
+        values["ccxt_options"] = ccxt_options
+    return values
