@@ -125,7 +125,7 @@ def test_watch_without_keys_is_a_usage_error() -> None:
 
 
 def test_every_command_has_help_with_examples() -> None:
-    for command in ("demo", "watch", "plugins", "decode"):
+    for command in ("demo", "watch", "reconcile", "doctor", "record", "replay", "plugins", "decode"):
         result = pmbridge(command, "--help")
         assert result.returncode == 0
         assert "examples:" in result.stdout, command

@@ -21,7 +21,7 @@ from typing import Any
 from .book import LeverageBook
 from .config import BridgeConfig
 from .const import Unit
-from .coordinator import Coordinator
+from .coordinator import Coordinator, FrameObserver
 from .errors import AuthenticationFailed, ExchangeError, PMBridgeError
 from .manager import PluginManager, create_plugin_manager
 from .models import BridgeInfo, DiagnosticsRequest, ReconcileReport, Shutdown, StreamState
@@ -38,9 +38,17 @@ class SetupFailed(PMBridgeError):
 
 class Bridge:
     def __init__(
-        self, config: BridgeConfig, *, pm: PluginManager | None = None, plugins: tuple[object, ...] = ()
+        self,
+        config: BridgeConfig,
+        *,
+        pm: PluginManager | None = None,
+        plugins: tuple[object, ...] = (),
+        frame_observer: FrameObserver | None = None,
     ) -> None:
+        """``frame_observer`` sees every raw user-stream frame and its receive time before it is decoded (it is
+        handed to the coordinator at ``start()``, so it may also be set as an attribute until then)."""
         self.config = config
+        self.frame_observer = frame_observer
         self.pm = pm if pm is not None else create_plugin_manager(plugins=plugins)
         if pm is not None:
             for plugin in plugins:
@@ -73,7 +81,9 @@ class Bridge:
         # ccxt's import leaves ~200k long-lived objects: keep full collections from walking them (30-150 ms spikes).
         gc.collect()
         gc.freeze()
-        self.coordinator = coordinator = Coordinator(self.config, self.pm, self.book, self.rest)
+        self.coordinator = coordinator = Coordinator(
+            self.config, self.pm, self.book, self.rest, frame_observer=self.frame_observer
+        )
         self.started_at = time.time()
         self._tasks = [
             asyncio.create_task(self._run_stream(coordinator), name="pmbridge-stream"),
@@ -128,7 +138,7 @@ class Bridge:
         if self.coordinator is not None:
             if self.config.close_listen_key_on_stop:
                 await self.coordinator.stream.close_key()
-            self.coordinator._set_state(StreamState.STOPPED, reason)
+            self.coordinator.stopped(reason)
         await self.rest.close()
         gc.unfreeze()
         self._stopped.set()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Final
 
 from .book import LeverageBook
@@ -20,7 +20,7 @@ from .const import Source
 from .errors import AuthenticationFailed, DecodeError, ExchangeError, UnknownEventError
 from .events import AccountConfigUpdate, ListenKeyExpired, decode
 from .manager import PluginManager
-from .models import Change, LeverageChange, ReconcileReport, StreamState, StreamStateChange
+from .models import ReconcileReport, StreamState, StreamStateChange
 from .rest import RestClient
 from .retry import Backoff
 from .stream import UserStream
@@ -30,9 +30,20 @@ log = logging.getLogger(__name__)
 BUFFER_LIMIT: Final = 100_000
 """Frames held while a snapshot is in flight; past it the snapshot is retaken (a later snapshot covers them)."""
 
+FrameObserver = Callable[[str | bytes, float], None]
+"""Sees every raw frame and its receive time (``time.time()``) before it is decoded, e.g. ``pmbridge record``."""
+
 
 class Coordinator:
-    def __init__(self, config: BridgeConfig, pm: PluginManager, book: LeverageBook, rest: RestClient) -> None:
+    def __init__(
+        self,
+        config: BridgeConfig,
+        pm: PluginManager,
+        book: LeverageBook,
+        rest: RestClient,
+        *,
+        frame_observer: FrameObserver | None = None,
+    ) -> None:
         self.config = config
         self.pm = pm
         self.book = book
@@ -52,9 +63,15 @@ class Coordinator:
         self._resync_again = False
         self._fatal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._backoff = Backoff(config.backoff_initial, config.backoff_max)
+        self._frame_observer = frame_observer
 
     # -- frames (the hot path) ----------------------------------------------------------------------------------
     def on_frame(self, raw: str | bytes) -> None:
+        if self._frame_observer is not None:
+            try:
+                self._frame_observer(raw, time.time())
+            except Exception:  # an observer must never stop the stream
+                log.exception("the frame observer raised; the frame is still applied")
         try:
             event = decode(raw)
         except UnknownEventError as exc:
@@ -77,28 +94,13 @@ class Coordinator:
             elif event.symbol is None and event.multi_assets is None:
                 self.request_resync("config_event")  # "something changed": Binance did not say what
             else:
-                self._announce(self.book.apply(self._with_unit(event)))
+                self.pm.announce(self.book.apply(self._with_unit(event)))
         elif type(event) is ListenKeyExpired:
             self.stream.renew_key("Binance said the listenKey expired (listenKeyExpired)")
 
     def _with_unit(self, event: AccountConfigUpdate) -> AccountConfigUpdate:
-        # fs and the symbol's shape are hints; loaded markets are the authority.
         symbols = self.book.symbols
-        if symbols is not None and event.symbol is not None:
-            unit = symbols.unit_of(event.symbol)
-            if unit != event.unit:
-                return AccountConfigUpdate(
-                    unit, event.event_time, event.transaction_time, event.symbol, event.leverage, event.multi_assets
-                )
-        return event
-
-    def _announce(self, changes: Iterable[Change]) -> None:
-        notify = self.pm.notify
-        for change in changes:
-            if type(change) is LeverageChange:
-                notify("pmbridge_leverage_changed", change)
-            else:
-                notify("pmbridge_account_mode_changed", change)
+        return event if symbols is None else symbols.corrected(event)
 
     # -- connection state ---------------------------------------------------------------------------------------
     def _set_state(self, new: StreamState, reason: str) -> None:
@@ -114,6 +116,10 @@ class Coordinator:
         elif new is StreamState.CONNECTED and self.resyncs > 1:
             log.warning("pmbridge available again: %s", reason)
         self.pm.notify("pmbridge_stream_state_changed", StreamStateChange(old, new, reason, time.time()))
+
+    def stopped(self, reason: str) -> None:
+        """The bridge unloaded: the last transition, announced like the others."""
+        self._set_state(StreamState.STOPPED, reason)
 
     def _connected(self, gap: bool, reason: str) -> None:
         if gap:
@@ -165,14 +171,14 @@ class Coordinator:
         changes = self.book.apply_snapshot(snapshot, requested_at=mark, source=source)
         kept_newer = self.book.stats().kept_newer - kept_before
         self.resyncs += 1
-        self._announce(changes)
+        self.pm.announce(changes)
         buffered, self._buffer = self._buffer, None
         if buffered:
             buffered.sort(key=lambda e: (e.event_time, e.transaction_time or 0))
             for event in buffered:
                 if event.symbol is None and event.multi_assets is None:
                     continue  # the snapshot just taken answers it
-                self._announce(self.book.apply(self._with_unit(event)))
+                self.pm.announce(self.book.apply(self._with_unit(event)))
         report = ReconcileReport(
             source=source,
             trigger=trigger,

@@ -21,6 +21,7 @@ import pluggy
 from . import hookspecs
 from .const import ENV_BLOCK_PLUGINS, ENV_DISABLE_AUTOLOAD, HOOK_PREFIX, PLUGIN_GROUP
 from .errors import PluginError
+from .models import Change, LeverageChange
 
 __all__ = ["DEFAULT_PLUGINS", "PluginManager", "create_plugin_manager", "hookimpl"]
 
@@ -160,6 +161,15 @@ class PluginManager(pluggy.PluginManager):
                 continue
             if answer is not None:
                 yield plugin_name, answer
+
+    def announce(self, changes: Iterable[Change]) -> None:
+        """Each change through its hook: leverage to ``pmbridge_leverage_changed``, flags to the mode hook."""
+        notify = self.notify
+        for change in changes:
+            if type(change) is LeverageChange:
+                notify("pmbridge_leverage_changed", change)
+            else:
+                notify("pmbridge_account_mode_changed", change)
 
     def first(self, hook_name: str, arg: object) -> Any:
         """Ask ``hook_name``; the first non-None answer wins (later plugins are not called)."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from .const import Unit
-from .events import unit_of
+from .events import AccountConfigUpdate, unit_of
 
 
 class SymbolMap:
@@ -49,6 +49,16 @@ class SymbolMap:
         if ("CM", exchange_id) in self._by_id:
             return "CM"
         return unit_of(exchange_id)
+
+    def corrected(self, event: AccountConfigUpdate) -> AccountConfigUpdate:
+        """``event`` with the unit the markets say (``fs`` and the symbol's shape are only hints)."""
+        if event.symbol is not None:
+            unit = self.unit_of(event.symbol)
+            if unit != event.unit:
+                return AccountConfigUpdate(
+                    unit, event.event_time, event.transaction_time, event.symbol, event.leverage, event.multi_assets
+                )
+        return event
 
     def __len__(self) -> int:
         return len(self._by_id)

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import PMBridgeError
-from . import demo, doctor, inspect_cmds, reconcile, watch
+from . import demo, doctor, inspect_cmds, reconcile, record, replay, watch
 
 # name -> (help, add_arguments, run); run returns the exit code.
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -18,6 +18,8 @@ COMMANDS: dict[str, Command] = {
     **watch.COMMANDS,
     **reconcile.COMMANDS,
     **doctor.COMMANDS,
+    **record.COMMANDS,
+    **replay.COMMANDS,
     **inspect_cmds.COMMANDS,
 }
 

@@ -1,0 +1,305 @@
+"""Recordings of an account's user stream: the file format, its writer (``pmbridge record``) and its reader.
+
+A recording is JSON lines, every time ``t`` a receive time in milliseconds since the epoch (a float)::
+
+    {"pmbridge_recording": 1, "account": "pm", "started": 1700000000000.0, "pmbridge": "0.1.0"}      always first
+    {"t": ..., "markets": {"BTC/USDT:USDT": {"id": "BTCUSDT", "swap": true, "future": false, "inverse": false}}}
+    {"t": ..., "snapshot": {"UM": {"BTCUSDT": 20}, "CM": {...}, "multi_assets": false, "dual_side_position": false},
+     "source": "snapshot", "trigger": "connect"}
+    {"t": ..., "frame": "{\\"e\\":\\"ACCOUNT_CONFIG_UPDATE\\",...}"}
+
+``markets`` holds the fields of ccxt's markets that ``SymbolMap.from_ccxt_markets`` reads, so a replay names symbols
+the way the live bridge did. A ``snapshot`` line is the book right after a REST reconcile (the snapshot's values, with
+any newer event kept, exactly what the live bridge then held). A ``frame`` is the raw text as received, with every
+secret-looking run masked (``listenKeyExpired`` carries the listenKey; a combined-stream envelope names it too).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast, get_args
+
+import orjson
+from attrs import frozen
+
+from . import __version__
+from .book import Snapshot
+from .const import ACCOUNT_TYPES, MAX_LEVERAGE, MIN_LEVERAGE, AccountType, Source, Unit
+from .errors import PMBridgeError
+from .models import ReconcileReport
+from .redact import REDACTED, scrub
+from .symbols import SymbolMap
+
+if TYPE_CHECKING:
+    from .bridge import Bridge
+
+__all__ = [
+    "FORMAT_VERSION",
+    "BadLine",
+    "FrameRecord",
+    "Header",
+    "InvalidLine",
+    "MarketsRecord",
+    "Record",
+    "Recorder",
+    "RecordingError",
+    "SnapshotRecord",
+    "read_recording",
+]
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION: Final = 1
+_MARKET_FIELDS: Final = ("id", "swap", "future", "inverse")
+_SOURCES: Final = frozenset(get_args(Source))
+
+
+class InvalidLine(ValueError):
+    """One line is not a record; the message says what is wrong with it."""
+
+
+class RecordingError(PMBridgeError):
+    """The file is not a recording this pmbridge can read at all (not a single line can be trusted)."""
+
+
+@frozen(slots=True)
+class Header:
+    account: AccountType
+    started: float
+    pmbridge: str | None = None
+
+
+@frozen(slots=True)
+class MarketsRecord:
+    t: float
+    symbols: SymbolMap
+
+
+@frozen(slots=True)
+class SnapshotRecord:
+    t: float
+    snapshot: Snapshot
+    source: Source
+    trigger: str
+
+
+@frozen(slots=True)
+class FrameRecord:
+    t: float
+    frame: str
+
+
+Record = Header | MarketsRecord | SnapshotRecord | FrameRecord
+
+
+@frozen(slots=True)
+class BadLine:
+    """A line that is not a record; ``message`` names the line and what is wrong with it."""
+
+    line: int
+    message: str
+
+
+def now_ms() -> float:
+    return time.time() * 1000.0
+
+
+# -- writing --------------------------------------------------------------------------------------------------
+class Recorder:
+    """Writes ``bridge``'s raw frames (as its frame observer) and reconciled books (as a plugin) to ``out``.
+
+    Create it before ``bridge.start()``. Every line is flushed as it is written. A write that fails stops the
+    recording and calls ``on_failure`` with the reason (the stream itself goes on).
+    """
+
+    def __init__(self, out: BinaryIO, bridge: Bridge, on_failure: Callable[[str], None] | None = None) -> None:
+        self.out = out
+        self.bridge = bridge
+        self.on_failure = on_failure
+        self.frames = 0
+        self.snapshots = 0
+        self.failed: str | None = None
+        self._secrets = tuple(s for s in (bridge.config.api_key, bridge.config.api_secret) if s)
+        self._markets_written = False
+        bridge.frame_observer = self.frame_received
+        bridge.pm.register(self, name="pmbridge.recorder")
+        self._write(
+            {
+                "pmbridge_recording": FORMAT_VERSION,
+                "account": bridge.config.account,
+                "started": now_ms(),
+                "pmbridge": __version__,
+            }
+        )
+
+    def frame_received(self, raw: str | bytes, received_at: float) -> None:
+        """The bridge's frame observer: one ``frame`` line, secrets masked."""
+        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
+        self._write_markets()
+        if self._write({"t": received_at * 1000.0, "frame": self._mask(text)}):
+            self.frames += 1
+
+    def pmbridge_reconciled(self, report: ReconcileReport) -> None:
+        book = self.bridge.book
+        leverage: dict[str, dict[str, int]] = {"UM": {}, "CM": {}}
+        for (unit, symbol), entry in book.entries().items():
+            leverage[unit][symbol] = entry.leverage
+        snapshot: dict[str, Any] = {
+            **leverage,
+            "multi_assets": book.multi_assets,
+            "dual_side_position": book.dual_side_position,
+        }
+        self._write_markets()
+        line = {"t": now_ms(), "snapshot": snapshot, "source": report.source, "trigger": report.trigger}
+        if self._write(line):
+            self.snapshots += 1
+
+    def _mask(self, text: str) -> str:
+        for secret in self._secrets:  # scrub() only catches long runs; a short test key must not slip through
+            text = text.replace(secret, REDACTED)
+        return scrub(text)
+
+    def _write_markets(self) -> None:
+        if self._markets_written:
+            return
+        exchange = self.bridge.rest.exchange
+        markets: Mapping[str, Mapping[str, Any]] | None = getattr(exchange, "markets", None)
+        if not markets:
+            return
+        self._markets_written = True
+        reduced = {name: {key: market.get(key) for key in _MARKET_FIELDS} for name, market in markets.items()}
+        self._write({"t": now_ms(), "markets": reduced})
+
+    def _write(self, record: Mapping[str, Any]) -> bool:
+        if self.failed is not None:
+            return False
+        try:
+            self.out.write(orjson.dumps(record) + b"\n")
+            self.out.flush()
+        except (OSError, ValueError) as exc:  # ValueError: the file was closed under us
+            self.failed = f"could not write the recording ({exc}); recording stopped"
+        if self.failed is None:
+            return True
+        log.error("%s", self.failed)
+        if self.on_failure is not None:
+            self.on_failure(self.failed)
+        return False
+
+
+# -- reading --------------------------------------------------------------------------------------------------
+def read_recording(path: str | Path) -> Iterator[tuple[int, Record | BadLine]]:
+    """``(line number, record or BadLine)`` for every non-empty line of the recording at ``path``.
+
+    Raises ``RecordingError`` if the file cannot be opened or was written in a format this pmbridge does not know.
+    """
+    try:
+        handle = Path(path).open("rb")  # noqa: SIM115 - closed by the with below, after the generator starts
+    except OSError as exc:
+        raise RecordingError(f"cannot open the recording {str(path)!r}: {exc.strerror or exc}") from None
+    with handle:
+        first = True
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                record = parse_line(raw)
+            except InvalidLine as exc:
+                if first:
+                    raise _not_a_recording(path, f"{exc}") from None
+                yield number, BadLine(number, f"line {number}: {exc}; line skipped")
+                continue
+            if first and not isinstance(record, Header):
+                raise _not_a_recording(path, "it is a record, not the header")
+            if isinstance(record, Header) and not first:
+                yield number, BadLine(number, f"line {number}: a second recording header; line skipped")
+                continue
+            first = False
+            yield number, record
+
+
+def _not_a_recording(path: str | Path, why: str) -> RecordingError:
+    return RecordingError(
+        f"{str(path)!r} is not a pmbridge recording: its first line must be the header "
+        f'{{"pmbridge_recording": {FORMAT_VERSION}, ...}} ({why}); make one with pmbridge record'
+    )
+
+
+def parse_line(raw: bytes | str) -> Record:
+    """One line of a recording; ``InvalidLine`` says what is wrong (``RecordingError`` for an unknown format)."""
+    try:
+        data = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidLine(f"not JSON ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise InvalidLine(f"expected a JSON object, got {type(data).__name__}")
+    if "pmbridge_recording" in data:
+        return _header(data)
+    t = data.get("t")
+    if not isinstance(t, int | float) or isinstance(t, bool) or not t > 0:
+        raise InvalidLine(f"'t' must be a receive time in ms since the epoch, got {_short(t)}")
+    if "frame" in data:
+        frame = data["frame"]
+        if not isinstance(frame, str):
+            raise InvalidLine(f"'frame' must be the frame's text, got {_short(frame)}")
+        return FrameRecord(float(t), frame)
+    if "snapshot" in data:
+        return _snapshot(float(t), data)
+    if "markets" in data:
+        markets = data["markets"]
+        if not isinstance(markets, dict) or not all(isinstance(m, dict) for m in markets.values()):
+            raise InvalidLine("'markets' must map unified symbols to market objects")
+        return MarketsRecord(float(t), SymbolMap.from_ccxt_markets(markets))
+    raise InvalidLine(f"no 'frame', 'snapshot' or 'markets' in a line with keys {sorted(data)[:6]}")
+
+
+def _header(data: dict[str, Any]) -> Header:
+    version = data["pmbridge_recording"]
+    if version != FORMAT_VERSION:
+        raise RecordingError(
+            f"recording format {_short(version)} is not one this pmbridge reads (it reads {FORMAT_VERSION}); "
+            "replay it with the pmbridge version that recorded it, or upgrade pmbridge"
+        )
+    account, started = data.get("account"), data.get("started")
+    if account not in ACCOUNT_TYPES or not isinstance(started, int | float) or isinstance(started, bool):
+        raise InvalidLine(
+            f"the header needs 'account' (one of {', '.join(ACCOUNT_TYPES)}) and 'started' (ms since the epoch)"
+        )
+    version_text = data.get("pmbridge")
+    return Header(cast(AccountType, account), float(started), version_text if isinstance(version_text, str) else None)
+
+
+def _snapshot(t: float, data: dict[str, Any]) -> SnapshotRecord:
+    body = data["snapshot"]
+    if not isinstance(body, dict):
+        raise InvalidLine(f"'snapshot' must be an object, got {_short(body)}")
+    leverage: dict[Unit, dict[str, int]] = {}
+    units: tuple[Unit, ...] = ("UM", "CM")
+    for unit in units:
+        by_symbol = body.get(unit, {})
+        if not isinstance(by_symbol, dict):
+            raise InvalidLine(f"'snapshot.{unit}' must map symbols to leverage, got {_short(by_symbol)}")
+        for symbol, value in by_symbol.items():
+            if type(value) is not int or not MIN_LEVERAGE <= value <= MAX_LEVERAGE:
+                raise InvalidLine(f"'snapshot.{unit}.{symbol}' must be a leverage of 1 to 125, got {_short(value)}")
+        leverage[unit] = by_symbol
+    flags: list[bool | None] = []
+    for name in ("multi_assets", "dual_side_position"):
+        value = body.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise InvalidLine(f"'snapshot.{name}' must be true, false or null, got {_short(value)}")
+        flags.append(value)
+    source = data.get("source", "reconcile")
+    if source not in _SOURCES or source == "stream":
+        raise InvalidLine(f"'source' of a snapshot must be 'snapshot' or 'reconcile', got {_short(source)}")
+    trigger = data.get("trigger", "interval")
+    if not isinstance(trigger, str):
+        raise InvalidLine(f"'trigger' must be a string, got {_short(trigger)}")
+    return SnapshotRecord(t, Snapshot(leverage, flags[0], flags[1]), source, trigger)
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return scrub(text if len(text) <= 40 else text[:40] + "...")
