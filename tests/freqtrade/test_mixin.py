@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import pickle
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -306,3 +308,36 @@ def test_leverage_is_safe_from_many_threads_while_changes_stream(
             thread.join()
         strategy.ft_bot_cleanup()
     assert set(answers) <= {20.0, 5.0, 6.0, 7.0, 8.0} and answers[-1] == 8.0
+
+
+def test_backtest_follows_a_recorded_leverage_timeline(tmp_path: Path) -> None:
+    """`pmbridge record` file -> in a backtest, follow answers with the leverage the exchange had at each candle."""
+    t0 = 1_700_000_000_000.0
+    lines = [
+        {"pmbridge_recording": 1, "account": "pm", "started": t0, "pmbridge": "0.1.0"},
+        {"t": t0, "markets": {"BTC/USDT:USDT": {"id": "BTCUSDT", "swap": True, "future": False, "inverse": False}}},
+        {
+            "t": t0 + 10,
+            "snapshot": {"UM": {"BTCUSDT": 20}, "CM": {}, "multi_assets": False, "dual_side_position": False},
+            "source": "snapshot",
+            "trigger": "connect",
+        },
+        {
+            "t": t0 + 3_600_000,
+            "frame": '{"e":"ACCOUNT_CONFIG_UPDATE","fs":"UM","E":1700003600000,'
+            '"T":1700003599998,"ac":{"s":"BTCUSDT","l":8}}',
+        },
+    ]
+    recording = tmp_path / "account.jsonl"
+    recording.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    strategy = load(tmp_path, RunMode.BACKTEST, None, {"policy": "follow", "backtest_recording": str(recording)})
+    clone = pickle.loads(cloudpickle.dumps(strategy))  # still plain data for hyperopt
+
+    def at(ms: float, who: Any = strategy) -> float:
+        when = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        return who.leverage("BTC/USDT:USDT", when, 1.0, 1.0, 125.0, None, "long")
+
+    assert at(t0 - 60_000) == 1.0  # before the recording: the strategy's own proposal
+    assert at(t0 + 60_000) == 20.0
+    assert at(t0 + 3_600_000 + 60_000) == 8.0
+    assert at(t0 + 3_600_000 + 60_000, clone) == 8.0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from freqtrade.strategy import IStrategy
@@ -20,6 +21,7 @@ from freqtrade.strategy import IStrategy
 from ..config import BridgeConfig
 from ..const import ENV_API_KEY, ENV_API_SECRET
 from ..errors import ConfigError, PMBridgeError
+from ..timeline import LeverageTimeline
 from .runtime import FreqtradeRuntime
 from .settings import FreqtradeSettings, bridge_values, parse_settings
 
@@ -41,6 +43,14 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
         self._pmbridge_settings: FreqtradeSettings = parse_settings(config.get("pmbridge"))
         self._pmbridge_runtime: FreqtradeRuntime | None = None
         self._pmbridge_said_offline = False
+        self._pmbridge_timeline: LeverageTimeline | None = None
+        recording = self._pmbridge_settings.backtest_recording
+        if recording is not None and _runmode(config) not in TRADING_RUNMODES:
+            path = Path(recording)
+            if not path.is_absolute():
+                path = Path(config.get("user_data_dir") or ".") / path
+            # Plain lists and dicts: hyperopt can still pickle the strategy.
+            self._pmbridge_timeline = LeverageTimeline.from_recording(path)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # A user's bot_loop_start that forgets super() must not stop callbacks: drain first, then theirs.
@@ -150,6 +160,11 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
         runtime = self._pmbridge_runtime
         if runtime is not None:
             return runtime.leverage_for(pair, proposed_leverage, max_leverage, side)
-        _policy, own, low, high = self._pmbridge_settings.for_pair(pair)
+        policy, own, low, high = self._pmbridge_settings.for_pair(pair)
         wish = own if own is not None else proposed_leverage
+        timeline = self._pmbridge_timeline
+        if timeline is not None and policy == "follow":
+            then = timeline.leverage_at(pair, current_time.timestamp() * 1000)
+            if then is not None:
+                wish = then  # what the exchange had at this candle, from the recording
         return max(1.0, min(max(wish, low), high, max_leverage))

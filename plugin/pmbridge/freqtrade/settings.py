@@ -58,6 +58,8 @@ class FreqtradeSettings:
     enforce_min_interval: float = 2.0
     notify: bool = True
     start_timeout: float = 15.0
+    backtest_recording: str | None = None
+    """A ``pmbridge record`` file: in backtests, ``follow`` answers with the leverage as it was at each candle."""
     bridge: Mapping[str, Any] = field(factory=dict)
     """The BridgeConfig settings given in the section (validated again, with credentials, at start)."""
 
@@ -86,6 +88,7 @@ _SCHEMA: Final[dict[str, tuple[tuple[type, ...], str]]] = {
     "enforce_min_interval": ((int, float), "a number of seconds"),
     "notify": ((bool,), "true or false"),
     "start_timeout": ((int, float), "a number of seconds"),
+    "backtest_recording": ((str, type(None)), "the path of a `pmbridge record` file, or null"),
 }
 _PAIR_SCHEMA: Final = {key: _SCHEMA[key] for key in ("policy", "leverage", "min_leverage", "max_leverage")}
 
