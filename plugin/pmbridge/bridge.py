@@ -91,8 +91,15 @@ class Bridge:
         ]
         fatal = asyncio.create_task(coordinator.wait_fatal())
         ready = asyncio.create_task(coordinator.ready.wait())
-        done, _ = await asyncio.wait({fatal, ready}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED)
+        stopped = asyncio.create_task(self._stopped.wait())  # Ctrl-C during start-up must not wait out the timeout
+        done, _ = await asyncio.wait(
+            {fatal, ready, stopped}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED
+        )
         ready.cancel()
+        stopped.cancel()
+        if self._stopped.is_set():
+            fatal.cancel()
+            raise SetupFailed(f"stopped during start-up ({self.stop_reason})")
         if fatal in done:
             reason = fatal.result()
             await self.stop(f"fatal: {reason}")

@@ -7,13 +7,17 @@ credentials come from the file's ``exchange.key`` / ``exchange.secret`` when set
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
 import json
 import os
+import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final
 
+from ..bridge import Bridge, SetupFailed
 from ..config import BridgeConfig
 from ..const import ACCOUNT_TYPES, ENV_API_KEY, ENV_API_SECRET
 from ..errors import ConfigError
@@ -123,3 +127,28 @@ class Progress:
     def __call__(self, text: str) -> None:
         if self.enabled:
             print(f"pmbridge {self.command}: {text}", file=sys.stderr, flush=True)
+
+
+STOPPED_BY_SIGNAL: Final = "stopped by signal"
+
+
+def stop_soon(bridge: Bridge, reason: str) -> None:
+    """Ask ``bridge`` to stop from a callback (a signal handler, a timer)."""
+    asyncio.ensure_future(bridge.stop(reason))  # noqa: RUF006 - stop() sets the event the caller awaits
+
+
+async def start_until_signal(bridge: Bridge, command: str) -> int | None:
+    """Start ``bridge`` with Ctrl-C and SIGTERM wired to stop it. None once it runs; else the exit code to return
+    (0 when the user stopped it during start-up, 1 with the reason on stderr when it could not start)."""
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop_soon, bridge, STOPPED_BY_SIGNAL)
+    try:
+        await bridge.start()
+    except SetupFailed as exc:
+        if bridge.stop_reason == STOPPED_BY_SIGNAL:
+            return EXIT_OK  # Ctrl-C before the first snapshot: the user's choice, not a failure
+        print(f"pmbridge {command}: could not start: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    return None

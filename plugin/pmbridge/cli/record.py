@@ -5,16 +5,23 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 from pathlib import Path
 
-from ..bridge import Bridge, SetupFailed
+from ..bridge import Bridge
 from ..config import BridgeConfig
 from ..errors import ConfigError
 from ..recording import Recorder
-from .common import CREDENTIALS_HELP, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, add_connection_arguments, config_from_args
+from .common import (
+    CREDENTIALS_HELP,
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    add_connection_arguments,
+    config_from_args,
+    start_until_signal,
+    stop_soon,
+)
 from .output import Printer
 
 EPILOG = f"""\
@@ -60,18 +67,13 @@ async def record(config: BridgeConfig, path: Path, printer: Printer | None, dura
     """Record until a signal, ``duration`` seconds after the first snapshot, or a fatal error; the exit code."""
     bridge = Bridge(config, plugins=() if printer is None else (printer,))
     with path.open("wb") as out:
-        recorder = Recorder(out, bridge, on_failure=lambda why: _stop_soon(bridge, f"fatal: {why}"))
+        recorder = Recorder(out, bridge, on_failure=lambda why: stop_soon(bridge, f"fatal: {why}"))
+        failed = await start_until_signal(bridge, "record")
+        if failed is not None:
+            return failed
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            with contextlib.suppress(NotImplementedError):
-                loop.add_signal_handler(sig, _stop_soon, bridge, "stopped by signal")
-        try:
-            await bridge.start()
-        except SetupFailed as exc:
-            print(f"pmbridge record: could not start: {exc}", file=sys.stderr)
-            return EXIT_FAILURE
         if duration is not None:
-            loop.call_later(duration, _stop_soon, bridge, f"recorded for {duration:g} s")
+            loop.call_later(duration, stop_soon, bridge, f"recorded for {duration:g} s")
         reason = await bridge.wait_stopped()
     print(
         f"pmbridge record: {recorder.frames} frames and {recorder.snapshots} snapshots written to {path} ({reason})",
@@ -81,10 +83,6 @@ async def record(config: BridgeConfig, path: Path, printer: Printer | None, dura
         print(f"pmbridge record: {reason}", file=sys.stderr)
         return EXIT_FAILURE
     return EXIT_OK
-
-
-def _stop_soon(bridge: Bridge, reason: str) -> None:
-    asyncio.ensure_future(bridge.stop(reason))  # noqa: RUF006 - stop() sets the event the caller awaits
 
 
 def run(args: argparse.Namespace) -> int:

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import signal
 import sys
 
-from ..bridge import Bridge, SetupFailed
+from ..bridge import Bridge
 from ..config import BridgeConfig
 from ..errors import ConfigError
-from .common import CREDENTIALS_HELP, add_connection_arguments, config_from_args
+from .common import CREDENTIALS_HELP, add_connection_arguments, config_from_args, start_until_signal
 from .output import Printer
 
 EPILOG = f"""\
@@ -42,15 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 async def watch(config: BridgeConfig, printer: Printer) -> int:
     bridge = Bridge(config, plugins=(printer,))
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(bridge.stop("stopped by signal")))
-    try:
-        await bridge.start()
-    except SetupFailed as exc:
-        print(f"pmbridge watch: could not start: {exc}", file=sys.stderr)
-        return 1
+    failed = await start_until_signal(bridge, "watch")
+    if failed is not None:
+        return failed
     reason = await bridge.wait_stopped()
     if reason.startswith("fatal"):
         print(f"pmbridge watch: {reason}", file=sys.stderr)
