@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -10,3 +17,28 @@ FIXTURES = Path(__file__).parent / "fixtures"
 def frame(name: str) -> bytes:
     """A documented frame from tests/fixtures/frames, byte for byte."""
     return (FIXTURES / "frames" / f"{name}.json").read_bytes().strip()
+
+
+def simulator_process(symbols: int = 6) -> Iterator[dict[str, Any]]:
+    """``python -m pmbridge.sim`` as a real process; yields its start-up line (base_url, api_key, api_secret...)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pmbridge.sim", "--port", "0", "--symbols", str(symbols)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        yield json.loads(process.stdout.readline())
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` from a synchronous test (Freqtrade's world) until it is truthy; return its value."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+    return value

@@ -15,6 +15,8 @@ from typing import Any
 import pytest
 import requests
 
+from .helpers import simulator_process
+
 BIN = Path(sys.executable).parent
 
 
@@ -31,14 +33,7 @@ def pmbridge(*args: str, env: dict[str, str] | None = None, timeout: float = 60)
 
 @pytest.fixture
 def sim_process() -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pmbridge.sim", "--port", "0", "--symbols", "6"], stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    info = json.loads(process.stdout.readline())
-    yield info
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=10)
+    yield from simulator_process()
 
 
 def test_demo_json_converges() -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -19,6 +18,8 @@ import requests
 from pmbridge.cli.common import add_connection_arguments, config_from_args
 from pmbridge.errors import ConfigError
 
+from .helpers import simulator_process
+
 
 # Until these modules are wired into pmbridge.cli.COMMANDS, run them through the same argparse wiring the console
 # script uses (one sub-parser per module's COMMANDS entry). Switch to [BIN / "pmbridge", *args] once wired.
@@ -30,27 +31,16 @@ def pmbridge(*args: str, env: dict[str, str], timeout: float = 60) -> subprocess
     return subprocess.run(command(*args), capture_output=True, text=True, timeout=timeout, env=env, check=False)
 
 
-def _run_sim() -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pmbridge.sim", "--port", "0", "--symbols", "6"], stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    info = json.loads(process.stdout.readline())
-    yield info
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def sim() -> Iterator[dict[str, Any]]:
     """Shared by the tests that leave the account as they found it."""
-    yield from _run_sim()
+    yield from simulator_process()
 
 
 @pytest.fixture
 def fresh_sim() -> Iterator[dict[str, Any]]:
     """For the tests that change the account."""
-    yield from _run_sim()
+    yield from simulator_process()
 
 
 def env_for(sim: dict[str, Any], **changes: str) -> dict[str, str]:

@@ -21,6 +21,8 @@ from typing import Any
 
 import pytest
 
+from .helpers import simulator_process
+
 ROOT = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
 DOC_URL = "http://127.0.0.1:8765"
@@ -46,13 +48,7 @@ COMMANDS = documented_commands()
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[dict[str, Any]]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pmbridge.sim", "--port", "0", "--symbols", "6"], stdout=subprocess.PIPE, text=True
-    )
-    assert process.stdout is not None
-    yield json.loads(process.stdout.readline())
-    process.send_signal(signal.SIGTERM)
-    process.wait(timeout=10)
+    yield from simulator_process()
 
 
 def test_the_docs_show_commands() -> None:

@@ -5,7 +5,6 @@ exchange goes back to the strategy's leverage and the entry uses it."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from freqtrade.persistence import Trade, init_db
 
 from pmbridge.sim import SimulatorThread
 
+from ..helpers import until
 from .conftest import load_config, make_user_data
 
 ALWAYS_ENTER = '''
@@ -40,15 +40,6 @@ class AlwaysEnter(PMBridgeExample):
         self.seen.append((change.exchange_symbol, change.old, change.new, change.source, threading.get_ident()))
         self.notes.append((change.open_trades, change.note))
 '''
-
-
-def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := predicate()):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.05)
-    return value
 
 
 @pytest.fixture

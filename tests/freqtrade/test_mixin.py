@@ -6,7 +6,6 @@ import json
 import pickle
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from pmbridge.errors import ConfigError
 from pmbridge.freqtrade import PMBridgeMixin
 from pmbridge.sim import SimulatorThread
 
+from ..helpers import until
 from .conftest import load_config, make_user_data
 
 RECORDING_STRATEGY = """
@@ -42,17 +42,6 @@ class Recording(PMBridgeExample):
         self.seen.append((change.exchange_symbol, change.old, change.new, change.source,
                           threading.get_ident(), change.open_trades))
 """
-
-
-def until(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
 
 
 def load(
