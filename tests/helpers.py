@@ -42,3 +42,22 @@ def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "cond
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         time.sleep(0.02)
     return value
+
+
+def freqtrade_config(sim: dict[str, Any], path: Path, **pmbridge_section: Any) -> Path:
+    """A minimal Freqtrade config file whose ccxt and keys point at the simulator ``sim`` (its start-up line)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        json.dumps(
+            {
+                "exchange": {
+                    "name": "binance",
+                    "key": sim["api_key"],
+                    "secret": sim["api_secret"],
+                    "ccxt_config": sim["ccxt_config"],
+                },
+                "pmbridge": pmbridge_section,
+            }
+        )
+    )
+    return path

@@ -18,7 +18,7 @@ import requests
 from pmbridge.cli.common import add_connection_arguments, config_from_args
 from pmbridge.errors import ConfigError
 
-from .helpers import simulator_process
+from .helpers import freqtrade_config, simulator_process
 
 
 # Until these modules are wired into pmbridge.cli.COMMANDS, run them through the same argparse wiring the console
@@ -213,23 +213,6 @@ def test_doctor_unreachable_host_fails_fast_and_skips_the_rest() -> None:
 
 
 # -- --config ----------------------------------------------------------------------------------------------------------
-def freqtrade_config(sim: dict[str, Any], path: Path, **pmbridge_section: Any) -> Path:
-    path.write_text(
-        json.dumps(
-            {
-                "exchange": {
-                    "name": "binance",
-                    "key": sim["api_key"],
-                    "secret": sim["api_secret"],
-                    "ccxt_config": sim["ccxt_config"],
-                },
-                "pmbridge": pmbridge_section,
-            }
-        )
-    )
-    return path
-
-
 def test_doctor_with_a_freqtrade_config_file(sim: dict[str, Any], tmp_path: Path) -> None:
     config = freqtrade_config(sim, tmp_path / "config.json", reconcile_interval=60, policy="alert")
     env = {k: v for k, v in os.environ.items() if k not in ("PMBRIDGE_API_KEY", "PMBRIDGE_API_SECRET")}

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 
-from .helpers import simulator_process
+from .helpers import freqtrade_config, simulator_process
 
 ROOT = Path(__file__).parent.parent
 BIN = Path(sys.executable).parent
@@ -62,20 +62,7 @@ def test_documented_command_runs(where: str, argv: list[str], sim: dict[str, Any
     if argv[0] != "demo" and "--base-url" not in argv and "--config" not in argv:
         argv += ["--base-url", sim["base_url"]]  # "Binance itself": the simulator stands in
     if "--config" in argv:
-        config = tmp_path / argv[argv.index("--config") + 1]
-        config.parent.mkdir(parents=True, exist_ok=True)
-        config.write_text(
-            json.dumps(
-                {
-                    "exchange": {
-                        "name": "binance",
-                        "key": sim["api_key"],
-                        "secret": sim["api_secret"],
-                        "ccxt_config": sim["ccxt_config"],
-                    }
-                }
-            )
-        )
+        freqtrade_config(sim, tmp_path / argv[argv.index("--config") + 1])
     env = {**os.environ, "PMBRIDGE_API_KEY": sim["api_key"], "PMBRIDGE_API_SECRET": sim["api_secret"]}
     command = [str(BIN / "pmbridge"), *argv]
     if argv[0] == "watch":
