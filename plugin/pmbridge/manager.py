@@ -193,6 +193,10 @@ class PluginManager(pluggy.PluginManager):
             for _answer in self._answers(hook_name, arg, only=registered):
                 pass
 
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every notification queued so far has reached the plugins; True if it did within ``timeout``."""
+        return True
+
     # -- introspection ---------------------------------------------------------------------------------------
     def describe(self) -> list[dict[str, Any]]:
         """Every registered plugin with its hooks and distribution, for diagnostics and ``pmbridge doctor``."""
