@@ -67,16 +67,17 @@ class Bridge:
 
     async def start(self, ready_timeout: float | None = 60.0) -> None:
         """Load markets, connect, take the first snapshot. Network trouble is retried; bad credentials raise."""
+        self.pm.start_dispatch(self.config.plugin_budget)
         self.pm.historic(
             "pmbridge_configure", BridgeInfo(self.config.account, self.config.base_url, self.config.public())
         )
         try:
             self.book.symbols = await self.rest.open()
         except AuthenticationFailed as exc:
-            await self.rest.close()
+            await self.stop(f"fatal: {exc}")
             raise SetupFailed(str(exc)) from None
         except ExchangeError as exc:
-            await self.rest.close()
+            await self.stop(f"could not load markets: {exc}")
             raise SetupFailed(f"could not load markets: {exc}") from None
         # ccxt's import leaves ~200k long-lived objects: keep full collections from walking them (30-150 ms spikes).
         gc.collect()
@@ -150,6 +151,8 @@ class Bridge:
         gc.unfreeze()
         self._stopped.set()
         self.pm.notify("pmbridge_shutdown", Shutdown(reason))
+        # Every queued notification, the shutdown last, reaches the plugins before stop() returns (bounded).
+        await asyncio.to_thread(self.pm.stop_dispatch, max(1.0, 10 * self.config.plugin_budget))
 
     async def reconcile_now(self) -> ReconcileReport:
         """Take a snapshot now and return what it found (announced through the hooks like any other)."""
@@ -184,6 +187,7 @@ class Bridge:
             "plugins": self.pm.describe(),
             "blocked_plugins": self.pm.blocked(),
             "plugin_errors": self.pm.error_counts(),
+            "plugin_isolation": self.pm.isolation(),
         }
         if coordinator is not None:
             stream = coordinator.stream

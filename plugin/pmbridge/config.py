@@ -61,6 +61,9 @@ class BridgeConfig:
     backoff_max: float = field(default=60.0, validator=_positive)
     rest_timeout: float = field(default=10.0, validator=_positive)
     time_scale: float = field(default=1.0, validator=_positive)
+    plugin_budget: float = field(default=0.1, validator=_positive)
+    """Seconds a plugin may spend in one hook call before it is detached to a thread of its own (real time, not
+    scaled), and how long a question (``pmbridge_decide_leverage``, diagnostics) waits for a third-party plugin."""
     close_listen_key_on_stop: bool = False
     """The listenKey is shared by every client of the account: closing it kills other bots' streams."""
     ccxt_options: Mapping[str, Any] = field(factory=dict, repr=False)

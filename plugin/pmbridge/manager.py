@@ -12,6 +12,8 @@ import importlib.metadata
 import inspect
 import logging
 import os
+import threading
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
@@ -20,6 +22,7 @@ import pluggy
 
 from . import hookspecs
 from .const import ENV_BLOCK_PLUGINS, ENV_DISABLE_AUTOLOAD, HOOK_PREFIX, PLUGIN_GROUP
+from .dispatch import Asker, Dispatcher, Impl
 from .errors import PluginError
 from .models import Change, LeverageChange
 
@@ -32,6 +35,9 @@ hookimpl = pluggy.HookimplMarker("pmbridge")
 
 DEFAULT_PLUGINS: Final = ("pmbridge.builtin.logger", "pmbridge.builtin.policy")
 
+ERROR_LOG_INTERVAL: Final = 10.0
+"""Seconds between two log lines about the same plugin failing in the same hook (every failure is counted)."""
+
 _HISTORIC: Final = frozenset({"pmbridge_configure", "pmbridge_ready"})
 _DEFAULT_OPTS: Final[pluggy.HookimplOpts] = {
     "wrapper": False,
@@ -42,9 +48,6 @@ _DEFAULT_OPTS: Final[pluggy.HookimplOpts] = {
     "specname": None,
 }
 
-# (plugin name, function, whether it takes the argument), in pluggy's call order.
-_Impl = tuple[str, Callable[..., Any], bool]
-
 
 class PluginManager(pluggy.PluginManager):
     """A ``pluggy.PluginManager`` for the ``pmbridge`` project that isolates plugins from each other.
@@ -52,6 +55,12 @@ class PluginManager(pluggy.PluginManager):
     Use ``notify`` for announcements, ``first`` for questions, ``collect`` to gather answers and ``historic`` for
     one-shot set-up hooks. A plugin that raises is logged with its name and counted in ``errors``; the others are
     still called.
+
+    Until ``start_dispatch`` (a running bridge calls it) every call is made on the caller's thread. After it,
+    notifications go through a ``Dispatcher`` thread that detaches a plugin which blocks or is slow, and questions
+    to third-party plugins are answered within the budget (``Asker``); plugins registered with ``inline=True`` are
+    still called on the notifying thread (for pmbridge's own fast, non-blocking ones that must see the book as it
+    is at that instant).
     """
 
     def __init__(self) -> None:
@@ -59,8 +68,16 @@ class PluginManager(pluggy.PluginManager):
         self.add_hookspecs(hookspecs)
         self.errors: Counter[tuple[str, str]] = Counter()
         self.distributions: dict[str, str] = {}
-        self._impls: dict[str, tuple[_Impl, ...]] = {}
+        self._impls: dict[str, tuple[Impl, ...]] = {}
+        self._split: dict[str, tuple[tuple[Impl, ...], tuple[Impl, ...]]] = {}
+        self.queued_reversed_cache: dict[str, tuple[Impl, ...]] = {}
         self._history: dict[str, Any] = {}
+        self._inline: set[str] = set()
+        self._trusted: set[str] = set(DEFAULT_PLUGINS)
+        self._error_lock = threading.Lock()
+        self._error_logged: dict[tuple[str, str], float] = {}
+        self.dispatcher: Dispatcher | None = None
+        self.asker: Asker | None = None
 
     # -- registration ----------------------------------------------------------------------------------------
     def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
@@ -72,12 +89,19 @@ class PluginManager(pluggy.PluginManager):
             opts = dict(_DEFAULT_OPTS)  # type: ignore[assignment]
         return opts
 
-    def register(self, plugin: object, name: str | None = None) -> str | None:
+    def register(self, plugin: object, name: str | None = None, *, inline: bool = False) -> str | None:
+        """Register ``plugin``; ``inline=True`` has it called on the notifying thread even while dispatching (it must
+        never block: meant for pmbridge's own recorders that read the book at the instant of the hook)."""
         try:
             registered = super().register(plugin, name)
         except pluggy.PluginValidationError as exc:
             raise PluginError(f"{exc} (fix the plugin's hook signature, see docs/hooks.md)") from None
+        if registered is not None and inline:
+            self._inline.add(registered)
+            self._trusted.add(registered)
         self._impls.clear()
+        self._split.clear()
+        self.queued_reversed_cache.clear()
         if registered is not None:
             self._replay_history(registered)
         return registered
@@ -85,6 +109,8 @@ class PluginManager(pluggy.PluginManager):
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
         removed = super().unregister(plugin, name)
         self._impls.clear()
+        self._split.clear()
+        self.queued_reversed_cache.clear()
         return removed
 
     def get_canonical_name(self, plugin: object) -> str:
@@ -123,7 +149,7 @@ class PluginManager(pluggy.PluginManager):
         return caller is not None and caller.spec is not None
 
     # -- calling ---------------------------------------------------------------------------------------------
-    def _impls_of(self, hook_name: str) -> tuple[_Impl, ...]:
+    def _impls_of(self, hook_name: str) -> tuple[Impl, ...]:
         impls = self._impls.get(hook_name)
         if impls is None:
             caller = getattr(self.hook, hook_name)
@@ -134,33 +160,129 @@ class PluginManager(pluggy.PluginManager):
             self._impls[hook_name] = impls
         return impls
 
-    def _failed(self, plugin_name: str, hook_name: str) -> None:
-        self.errors[(plugin_name, hook_name)] += 1
-        log.exception("plugin %r raised in %s; the other plugins were still called", plugin_name, hook_name)
+    def plugin_failed(self, plugin_name: str, hook_name: str) -> None:
+        """Count a plugin's raise and log it (call it from the ``except``): the first with its traceback, then at
+        most one line per ``ERROR_LOG_INTERVAL`` seconds with the count, so a plugin failing on every event neither
+        floods the log nor slows everyone down by formatting thousands of tracebacks."""
+        key = (plugin_name, hook_name)
+        now = time.monotonic()
+        with self._error_lock:  # plugins may fail on several threads at once
+            self.errors[key] += 1
+            count = self.errors[key]
+            last = self._error_logged.get(key)
+            if last is not None and now - last < ERROR_LOG_INTERVAL:
+                return
+            self._error_logged[key] = now
+        if count == 1:
+            log.exception("plugin %r raised in %s; the other plugins were still called", plugin_name, hook_name)
+        else:
+            log.error(
+                "plugin %r raised in %s again: %d times so far (the first traceback was logged; the other plugins "
+                "were still called each time)",
+                plugin_name,
+                hook_name,
+                count,
+                exc_info=True,
+            )
+
+    def call_isolated(
+        self, plugin_name: str, hook_name: str, function: Callable[..., Any], takes_arg: bool, arg: object
+    ) -> None:
+        """One notification to one plugin; a raise is logged and counted, never propagated."""
+        try:
+            if takes_arg:
+                function(arg)
+            else:
+                function()
+        except Exception:
+            self.plugin_failed(plugin_name, hook_name)
+
+    def _split_of(self, hook_name: str) -> tuple[tuple[Impl, ...], tuple[Impl, ...]]:
+        split = self._split.get(hook_name)
+        if split is None:
+            impls = self._impls_of(hook_name)
+            inline = self._inline
+            split = (
+                tuple(impl for impl in impls if impl[0] in inline),
+                tuple(impl for impl in impls if impl[0] not in inline),
+            )
+            self._split[hook_name] = split
+        return split
+
+    def queued_reversed(self, hook_name: str) -> tuple[Impl, ...]:
+        """The implementations the dispatcher calls (every one not registered ``inline``), last to be called first."""
+        impls = self.queued_reversed_cache.get(hook_name)
+        if impls is None:
+            impls = self.queued_reversed_cache[hook_name] = self._split_of(hook_name)[1][::-1]
+        return impls
 
     def notify(self, hook_name: str, arg: object) -> None:
         """Announce ``arg`` to every implementation of ``hook_name``, each isolated from the others."""
-        for plugin_name, function, takes_arg in self._impls_of(hook_name):
-            try:
-                if takes_arg:
-                    function(arg)
-                else:
-                    function()
-            except Exception:
-                self._failed(plugin_name, hook_name)
+        dispatcher = self.dispatcher
+        if dispatcher is None:
+            for plugin_name, function, takes_arg in self._impls_of(hook_name):
+                self.call_isolated(plugin_name, hook_name, function, takes_arg, arg)
+            return
+        inline, queued = self._split.get(hook_name) or self._split_of(hook_name)
+        for plugin_name, function, takes_arg in inline:
+            self.call_isolated(plugin_name, hook_name, function, takes_arg, arg)
+        if queued:
+            dispatcher.put((hook_name, arg))
 
     def _answers(self, hook_name: str, arg: object, only: str | None = None) -> Iterator[tuple[str, Any]]:
-        """Each plugin's non-None answer, lazily, in call order; a plugin that raises is logged and skipped."""
+        """Each plugin's non-None answer, lazily, in call order; a plugin that raises is logged and skipped.
+
+        While dispatching, a third-party plugin answers within the budget or is skipped (``Asker``)."""
+        asker = self.asker
         for plugin_name, function, takes_arg in self._impls_of(hook_name):
             if only is not None and plugin_name != only:
                 continue
+            args = (arg,) if takes_arg else ()
             try:
-                answer = function(arg) if takes_arg else function()
+                if asker is None or plugin_name in self._trusted:
+                    answer = function(*args)
+                else:
+                    answered, answer = asker.ask(plugin_name, hook_name, function, args)
+                    if not answered:
+                        continue
             except Exception:
-                self._failed(plugin_name, hook_name)
+                self.plugin_failed(plugin_name, hook_name)
                 continue
             if answer is not None:
                 yield plugin_name, answer
+
+    # -- dispatching -----------------------------------------------------------------------------------------
+    def start_dispatch(self, budget: float) -> None:
+        """From now on notify through a dispatcher thread, and bound answers to ``budget`` seconds."""
+        if self.dispatcher is not None:
+            raise PluginError("this plugin manager is already dispatching (one running bridge per plugin manager)")
+        self.asker = Asker(budget)
+        self.dispatcher = Dispatcher(self, budget)
+
+    def stop_dispatch(self, timeout: float = 5.0) -> list[str]:
+        """Deliver what is queued (up to ``timeout`` s), then call plugins on the caller's thread again.
+
+        Returns the plugins that were still busy (a stuck one is left to its daemon thread)."""
+        dispatcher, asker = self.dispatcher, self.asker
+        if dispatcher is None or asker is None:
+            return []
+        unfinished = dispatcher.close(timeout)
+        asker.close()
+        self.dispatcher = self.asker = None
+        if unfinished:
+            log.warning(
+                "plugins %s were still busy %.1f s after the bridge stopped; left to finish on their own threads",
+                ", ".join(repr(name) for name in unfinished),
+                timeout,
+            )
+        return unfinished
+
+    def flush(self, timeout: float = 5.0, include_detached: bool = True) -> bool:
+        """Wait until every notification queued so far has reached the plugins; True if it did within ``timeout``.
+
+        ``include_detached=False`` waits for the hook thread only, not for plugins detached to their own."""
+        dispatcher = self.dispatcher
+        return True if dispatcher is None else dispatcher.flush(timeout, include_detached)
 
     def announce(self, changes: Iterable[Change]) -> None:
         """Each change through its hook: leverage to ``pmbridge_leverage_changed``, flags to the mode hook."""
@@ -193,10 +315,6 @@ class PluginManager(pluggy.PluginManager):
             for _answer in self._answers(hook_name, arg, only=registered):
                 pass
 
-    def flush(self, timeout: float = 5.0) -> bool:
-        """Wait until every notification queued so far has reached the plugins; True if it did within ``timeout``."""
-        return True
-
     # -- introspection ---------------------------------------------------------------------------------------
     def describe(self) -> list[dict[str, Any]]:
         """Every registered plugin with its hooks and distribution, for diagnostics and ``pmbridge doctor``."""
@@ -210,6 +328,14 @@ class PluginManager(pluggy.PluginManager):
 
     def error_counts(self) -> dict[str, int]:
         return {f"{plugin}:{hook}": count for (plugin, hook), count in sorted(self.errors.items())}
+
+    def isolation(self) -> dict[str, Any]:
+        """For diagnostics: the budget, detached plugins and their backlog, unanswered questions."""
+        dispatcher, asker = self.dispatcher, self.asker
+        if dispatcher is None or asker is None:
+            return {"dispatching": False}
+        timeouts = {f"{plugin}:{hook}": count for (plugin, hook), count in sorted(asker.timeouts.items())}
+        return {"dispatching": True, **dispatcher.stats(), "answer_timeouts": timeouts}
 
 
 def _blocked_from_env() -> set[str]:

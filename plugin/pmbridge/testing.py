@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .book import LeverageBook
     from .bridge import Bridge
     from .config import BridgeConfig
+    from .manager import PluginManager
     from .sim import Simulator
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -52,13 +53,31 @@ def _async_fixture(function: F) -> F:
 
 
 class HookRecorder:
-    """A plugin that records every notification hook call as ``(hook name, argument)``, in order."""
+    """A plugin that records every notification hook call as ``(hook name, argument)``, in order.
+
+    Hooks arrive on pmbridge's hook thread. Once attached to a plugin manager (``running_bridge`` and the
+    ``pmbridge_bridge`` fixture do it), every read first waits for what was already queued (``pm.flush``), so a
+    test reads everything announced before its read.
+    """
 
     def __init__(self) -> None:
-        self.calls: list[tuple[str, Any]] = []
+        self._calls: list[tuple[str, Any]] = []
+        self._pm: PluginManager | None = None
+
+    def attach(self, pm: PluginManager) -> None:
+        """Register on ``pm`` and flush it before every read."""
+        pm.register(self)
+        self._pm = pm
+
+    @property
+    def calls(self) -> list[tuple[str, Any]]:
+        pm = self._pm
+        if pm is not None:
+            pm.flush(include_detached=False)
+        return self._calls
 
     def _record(self, name: str, arg: Any) -> None:
-        self.calls.append((name, arg))
+        self._calls.append((name, arg))
 
     def pmbridge_configure(self, config: BridgeInfo) -> None:
         self._record("pmbridge_configure", config)
@@ -129,7 +148,13 @@ async def running_bridge(sim: Simulator, *plugins: object, **overrides: Any) -> 
     from .bridge import Bridge  # noqa: PLC0415
     from .manager import create_plugin_manager  # noqa: PLC0415
 
-    bridge = Bridge(fast_config(sim, **overrides), pm=create_plugin_manager(load_entrypoints=False), plugins=plugins)
+    pm = create_plugin_manager(load_entrypoints=False)
+    for plugin in plugins:
+        if isinstance(plugin, HookRecorder):
+            plugin.attach(pm)
+        else:
+            pm.register(plugin)
+    bridge = Bridge(fast_config(sim, **overrides), pm=pm)
     await bridge.start()
     try:
         yield bridge

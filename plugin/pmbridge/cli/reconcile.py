@@ -132,6 +132,7 @@ async def reconcile(config: BridgeConfig, listen_s: float, timeout: float, progr
             ) from None
         except PMBridgeError as exc:
             raise ReconcileFailed(f"the second snapshot failed: {exc}") from None
+        await asyncio.to_thread(bridge.pm.flush, timeout, False)  # the collector runs on the hook thread
         return Outcome(collector.drift(), final.symbols, bridge.rest.calls, listened, collector.stream_changes)
     finally:
         await bridge.stop("reconcile finished")

@@ -1,7 +1,8 @@
 """The enforce policy and the caps: set a symbol's leverage back through ccxt, rate-limited and loop-protected.
 
-Runs on the bridge's loop (its hook fires there). Under ``enforce`` a change away from the strategy's leverage is set
-back; under any policy a value outside ``min_leverage``/``max_leverage`` is set back inside. After
+Runs on the bridge's loop: its hook (on pmbridge's hook thread) only schedules ``check`` there. Under ``enforce`` a
+change away from the strategy's leverage is set back; under any policy a value outside
+``min_leverage``/``max_leverage`` is set back inside. After
 ``enforce_max_reverts`` set-backs of one pair within ``enforce_window`` seconds pmbridge stops fighting whoever keeps
 changing it, and says so.
 """
@@ -33,8 +34,11 @@ class Enforcer:
         target: Callable[[str], float | None],
         tradeable: Callable[[str], bool],
         say: Callable[[str], None],
+        schedule: Callable[..., object],
     ) -> None:
+        """``schedule(callback, *args)`` runs a callback on the bridge's loop (``BridgeThread.call_soon``)."""
         self.settings = settings
+        self._schedule = schedule
         self._bridge = bridge
         self._target = target
         self._tradeable = tradeable
@@ -48,7 +52,7 @@ class Enforcer:
 
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
         if change.symbol is not None:
-            self.check(change.symbol)
+            self._schedule(self.check, change.symbol)
 
     def wanted(self, pair: str, current: int) -> int | None:
         """The leverage pmbridge should set for ``pair`` now, or None to leave it."""

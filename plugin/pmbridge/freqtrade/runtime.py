@@ -1,7 +1,8 @@
 """FreqtradeRuntime: what a started PMBridgeMixin holds (live and dry-run only; never in backtest or hyperopt).
 
-Threads: the bridge runs on its own loop in a daemon thread. Hooks fire there; they are queued and handed to the
-strategy on Freqtrade's thread at ``bot_loop_start`` (``drain``), unless ``callbacks: immediate``. ``leverage()``
+Threads: the bridge runs on its own loop in a daemon thread; hooks fire on pmbridge's hook thread. They are queued
+and handed to the strategy on Freqtrade's thread at ``bot_loop_start`` (``drain``), unless ``callbacks: immediate``
+(then on the hook thread, where a slow strategy callback is detached like any slow plugin). ``leverage()``
 answers from the book without any network call, from whichever thread Freqtrade calls it (bot, API, Telegram).
 """
 
@@ -77,7 +78,7 @@ class FreqtradeRuntime:
         self.whitelist: frozenset[str] = frozenset(strategy.config.get("exchange", {}).get("pair_whitelist", ()))
         self.wishes: dict[str, float] = {}
         self._dp = getattr(strategy, "dp", None)
-        self.enforcer = Enforcer(settings, self._bridge, self._target, self._tradeable, self.say)
+        self.enforcer = Enforcer(settings, self._bridge, self._target, self._tradeable, self.say, self._call_soon)
         self.pm = create_plugin_manager(plugins=(StrategyRelay(self), self.enforcer))
         self.thread = BridgeThread(config, self.pm)
 
@@ -98,6 +99,9 @@ class FreqtradeRuntime:
     def _bridge(self) -> Any:
         return self.thread.bridge
 
+    def _call_soon(self, callback: Any, *args: Any) -> bool:
+        return self.thread.call_soon(callback, *args)
+
     # -- hook relay (bridge thread) -> drain (Freqtrade's thread) ----------------------------------------------
     def relay(self, name: str, arg: Any) -> None:
         immediate = self.settings.callbacks == "immediate"
@@ -110,6 +114,8 @@ class FreqtradeRuntime:
 
     def drain(self) -> None:
         """Deliver queued hooks to the strategy and messages to Freqtrade's RPC, on the calling (bot) thread."""
+        # What the book already shows is on its way through the hook thread: let it arrive (bounded, usually µs).
+        self.pm.flush(timeout=0.5, include_detached=False)
         if self._dp is not None:
             try:
                 self.whitelist = frozenset(self._dp.current_whitelist())
