@@ -259,3 +259,20 @@ async def test_a_hook_reading_the_recorder_does_not_deadlock(pmbridge_sim: Simul
         await recorder.wait_for_leverage("BTCUSDT", 9)
         assert isinstance(bridge, Bridge)
     assert reader.counts and not any(isinstance(c, Exception) for c in reader.counts)
+
+
+async def test_a_plugin_registered_after_start_gets_the_historic_hooks_exactly_once(pmbridge_sim: Simulator) -> None:
+    class Dawdler:
+        """Holds the hook thread 50 ms on the first snapshot's changes: pmbridge_ready is still queued at start()."""
+
+        def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
+            if change.source == "snapshot" and change.exchange_symbol == "BTCUSDT":
+                time.sleep(0.05)
+
+    async with running_bridge(pmbridge_sim, Dawdler()) as bridge:
+        late = HookRecorder()
+        late.attach(bridge.pm)
+        await asyncio.sleep(0.1)
+        names = [name for name, _ in late.calls]
+        assert names.count("pmbridge_ready") == 1 and names.count("pmbridge_configure") == 1, names
+        assert "pmbridge_leverage_changed" not in names, "announced before it registered: not replayed to it"

@@ -92,6 +92,9 @@ class PluginManager(pluggy.PluginManager):
     def register(self, plugin: object, name: str | None = None, *, inline: bool = False) -> str | None:
         """Register ``plugin``; ``inline=True`` has it called on the notifying thread even while dispatching (it must
         never block: meant for pmbridge's own recorders that read the book at the instant of the hook)."""
+        # What was announced before registration is delivered first, so the new plugin gets only what follows (and
+        # the historic hooks exactly once, replayed below).
+        self.flush(include_detached=False)
         try:
             registered = super().register(plugin, name)
         except pluggy.PluginValidationError as exc:
