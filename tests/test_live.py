@@ -256,3 +256,59 @@ async def test_fixed_cadence_reconcile_is_not_reset_by_pushes(pmbridge_sim: Simu
         assert all(r.rest_calls == 3 and r.source == "reconcile" for r in interval)
         await recorder.wait_for_leverage("BNBUSDT", leverage)
         assert recorder.leverage_changes("reconcile") == []  # nothing drifted: the stream carried every change
+
+
+async def test_a_frame_dated_far_ahead_is_dropped_and_cannot_freeze_a_symbol(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder
+) -> None:
+    # One corrupt digit in E (year 2274): applied, it would make every real BTCUSDT event look stale until restart.
+    bogus = {"e": "ACCOUNT_CONFIG_UPDATE", "fs": "UM", "E": 9_611_646_737_479, "T": 1, "ac": {"s": "BTCUSDT", "l": 77}}
+    await pmbridge_sim.push_frames([bogus, {**bogus, "E": 2**63 - 1}])
+    await pmbridge_sim.set_leverage("BTCUSDT", 3)
+    await pmbridge_recorder.wait_for_leverage("BTCUSDT", 3, source="stream")
+    await pmbridge_sim.set_leverage("BTCUSDT", 7)
+    await pmbridge_recorder.wait_for_leverage("BTCUSDT", 7, source="stream")
+    assert 77 not in [c.new for c in pmbridge_recorder.leverage_changes()]
+    assert pmbridge_bridge.diagnostics()["stream"]["future_events"] == 2
+
+
+async def test_a_bug_applying_one_frame_costs_that_frame_not_the_stream(
+    pmbridge_sim: Simulator, pmbridge_bridge: Bridge, pmbridge_recorder: HookRecorder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    book = pmbridge_bridge.book
+    real_apply = book.apply
+    calls = 0
+
+    def apply_failing_once(event: object) -> object:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("a bug in the book")
+        return real_apply(event)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(book, "apply", apply_failing_once)
+    await pmbridge_sim.set_leverage("BTCUSDT", 11)  # lost to the bug
+    await pmbridge_sim.set_leverage("ETHUSDT", 12)  # the stream goes on
+    await pmbridge_recorder.wait_for_leverage("ETHUSDT", 12, source="stream")
+    assert pmbridge_bridge.available
+    assert pmbridge_bridge.diagnostics()["stream"]["frame_failures"] == 1
+    report = await pmbridge_bridge.reconcile_now()  # and the reconcile restores what the bug cost
+    assert [(c.exchange_symbol, c.new) for c in report.changes] == [("BTCUSDT", 11)]
+
+
+async def test_an_unexpected_error_in_the_stream_stops_the_bridge_visibly(
+    pmbridge_sim: Simulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pmbridge.stream import UserStream
+
+    async def broken(self: UserStream) -> None:
+        raise RuntimeError("a bug in the stream")
+
+    monkeypatch.setattr(UserStream, "run", broken)
+    recorder = HookRecorder()
+    with pytest.raises(SetupFailed, match="internal error in the user stream: RuntimeError: a bug in the stream"):
+        async with running_bridge(pmbridge_sim, recorder):
+            pass
+    assert [s.reason for s in recorder.of("pmbridge_shutdown")] == [
+        "fatal: internal error in the user stream: RuntimeError: a bug in the stream"
+    ]

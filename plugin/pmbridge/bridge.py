@@ -119,6 +119,9 @@ class Bridge:
             await coordinator.stream.run()
         except StreamFatal as exc:
             coordinator.fail(str(exc))
+        except Exception as exc:  # a bug: stop visibly rather than sit "available" with a dead stream
+            log.exception("the user stream failed unexpectedly (a bug: please report it with this log)")
+            coordinator.fail(f"internal error in the user stream: {type(exc).__name__}: {exc}")
 
     async def _watch_fatal(self, coordinator: Coordinator) -> None:
         reason = await coordinator.wait_fatal()
@@ -198,6 +201,9 @@ class Bridge:
                 "keepalives": stream.keepalives,
                 "resyncs": coordinator.resyncs,
                 "decode_errors": coordinator.decode_errors,
+                "future_events": coordinator.future_events,
+                "frame_failures": coordinator.frame_failures,
+                "buffer_overflows": coordinator.buffer_overflows,
                 "last_decode_error": coordinator.last_decode_error,
                 "unknown_event_types": dict(coordinator.unknown_event_types),
             }

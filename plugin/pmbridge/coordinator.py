@@ -19,6 +19,7 @@ from .config import BridgeConfig
 from .const import Source
 from .errors import AuthenticationFailed, DecodeError, ExchangeError, UnknownEventError
 from .events import AccountConfigUpdate, ListenKeyExpired, decode
+from .lograte import LogRate
 from .manager import PluginManager
 from .models import ReconcileReport, StreamState, StreamStateChange
 from .rest import RestClient
@@ -29,6 +30,9 @@ log = logging.getLogger(__name__)
 
 BUFFER_LIMIT: Final = 100_000
 """Frames held while a snapshot is in flight; past it the snapshot is retaken (a later snapshot covers them)."""
+
+FUTURE_HORIZON_S: Final = 86_400.0
+"""An event dated further ahead of the local clock than this (times ``time_scale``) is dropped as corrupt."""
 
 FrameObserver = Callable[[str | bytes, float], None]
 """Sees every raw frame and its receive time (``time.time()``) before it is decoded, e.g. ``pmbridge record``."""
@@ -58,6 +62,11 @@ class Coordinator:
         self.decode_errors = 0
         self.unknown_event_types: dict[str, int] = {}
         self.last_decode_error: str | None = None
+        self.future_events = 0
+        self.frame_failures = 0
+        self.buffer_overflows = 0
+        self._horizon_ms = 0
+        self._log_rate = LogRate()
         self._buffer: list[AccountConfigUpdate] | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_again = False
@@ -83,20 +92,67 @@ class Coordinator:
         except DecodeError as exc:
             self.decode_errors += 1
             self.last_decode_error = str(exc)
-            log.warning("dropped a malformed frame: %s (the next reconcile restores anything it hid)", exc)
+            since = self._log_rate.due("decode")
+            if since is not None:
+                log.warning(
+                    "dropped a malformed frame: %s (%d malformed since the last report; the next reconcile restores "
+                    "anything they hid)",
+                    exc,
+                    since,
+                )
             return
-        if type(event) is AccountConfigUpdate:
-            if self._buffer is not None:
-                if len(self._buffer) >= BUFFER_LIMIT:
-                    self._buffer.clear()
-                    self._resync_again = True
-                self._buffer.append(event)
-            elif event.symbol is None and event.multi_assets is None:
-                self.request_resync("config_event")  # "something changed": Binance did not say what
-            else:
-                self.pm.announce(self.book.apply(self._with_unit(event)))
-        elif type(event) is ListenKeyExpired:
-            self.stream.renew_key("Binance said the listenKey expired (listenKeyExpired)")
+        try:
+            if type(event) is AccountConfigUpdate:
+                if event.event_time > self._horizon_ms and self._from_the_future(event.event_time):
+                    return
+                if self._buffer is not None:
+                    if len(self._buffer) >= BUFFER_LIMIT:
+                        self._buffer_overflowed()
+                    self._buffer.append(event)
+                elif event.symbol is None and event.multi_assets is None:
+                    self.request_resync("config_event")  # "something changed": Binance did not say what
+                else:
+                    self.pm.announce(self.book.apply(self._with_unit(event)))
+            elif type(event) is ListenKeyExpired:
+                self.stream.renew_key("Binance said the listenKey expired (listenKeyExpired)")
+        except Exception:  # a bug here must cost one frame, never the stream (the reconcile restores the book)
+            self.frame_failures += 1
+            log.exception("applying a decoded frame failed (a bug: please report it); the stream goes on")
+
+    def _from_the_future(self, event_time: int) -> bool:
+        """True (and counted) if ``event_time`` lies beyond the horizon: no real event is dated a day ahead.
+
+        Such a frame is corrupt, and applying it would make every real event of that symbol look stale until a
+        restart. The horizon is recomputed only when an event passes the cached one, so the hot path pays a compare.
+        """
+        window_s = FUTURE_HORIZON_S * self.config.time_scale  # the simulator's compressed clock runs ahead
+        self._horizon_ms = int((time.time() + window_s) * 1000)
+        if event_time <= self._horizon_ms:
+            return False
+        self.future_events += 1
+        since = self._log_rate.due("future")
+        if since is not None:
+            log.warning(
+                "dropped an event dated %d ms, more than %.0f h ahead of this machine's clock (%d such since the last "
+                "report): a corrupt frame, or this machine's clock is far behind; the next reconcile restores the "
+                "truth",
+                event_time,
+                window_s / 3600,
+                since,
+            )
+        return True
+
+    def _buffer_overflowed(self) -> None:
+        assert self._buffer is not None
+        self._buffer.clear()
+        self._resync_again = True
+        self.buffer_overflows += 1
+        log.warning(
+            "more than %d events arrived during one snapshot: dropped them and will take another snapshot, which "
+            "covers them (overflow %d)",
+            BUFFER_LIMIT,
+            self.buffer_overflows,
+        )
 
     def _with_unit(self, event: AccountConfigUpdate) -> AccountConfigUpdate:
         symbols = self.book.symbols

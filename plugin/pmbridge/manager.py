@@ -13,7 +13,6 @@ import inspect
 import logging
 import os
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
@@ -24,6 +23,7 @@ from . import hookspecs
 from .const import ENV_BLOCK_PLUGINS, ENV_DISABLE_AUTOLOAD, HOOK_PREFIX, PLUGIN_GROUP
 from .dispatch import Asker, Dispatcher, Impl
 from .errors import PluginError
+from .lograte import LogRate
 from .models import Change, LeverageChange
 
 __all__ = ["DEFAULT_PLUGINS", "PluginManager", "create_plugin_manager", "hookimpl"]
@@ -34,9 +34,6 @@ hookimpl = pluggy.HookimplMarker("pmbridge")
 """Marker for hook implementations: ``@hookimpl`` (optional for ``pmbridge_`` functions, needed for options)."""
 
 DEFAULT_PLUGINS: Final = ("pmbridge.builtin.logger", "pmbridge.builtin.policy")
-
-ERROR_LOG_INTERVAL: Final = 10.0
-"""Seconds between two log lines about the same plugin failing in the same hook (every failure is counted)."""
 
 _HISTORIC: Final = frozenset({"pmbridge_configure", "pmbridge_ready"})
 _DEFAULT_OPTS: Final[pluggy.HookimplOpts] = {
@@ -75,7 +72,7 @@ class PluginManager(pluggy.PluginManager):
         self._inline: set[str] = set()
         self._trusted: set[str] = set(DEFAULT_PLUGINS)
         self._error_lock = threading.Lock()
-        self._error_logged: dict[tuple[str, str], float] = {}
+        self._error_log = LogRate()
         self.dispatcher: Dispatcher | None = None
         self.asker: Asker | None = None
 
@@ -165,26 +162,24 @@ class PluginManager(pluggy.PluginManager):
 
     def plugin_failed(self, plugin_name: str, hook_name: str) -> None:
         """Count a plugin's raise and log it (call it from the ``except``): the first with its traceback, then at
-        most one line per ``ERROR_LOG_INTERVAL`` seconds with the count, so a plugin failing on every event neither
-        floods the log nor slows everyone down by formatting thousands of tracebacks."""
-        key = (plugin_name, hook_name)
-        now = time.monotonic()
+        most one line per 10 s with the count, so a plugin failing on every event neither floods the log nor slows
+        everyone down formatting thousands of tracebacks."""
         with self._error_lock:  # plugins may fail on several threads at once
-            self.errors[key] += 1
-            count = self.errors[key]
-            last = self._error_logged.get(key)
-            if last is not None and now - last < ERROR_LOG_INTERVAL:
-                return
-            self._error_logged[key] = now
-        if count == 1:
+            self.errors[(plugin_name, hook_name)] += 1
+            total = self.errors[(plugin_name, hook_name)]
+        since = self._error_log.due((plugin_name, hook_name))
+        if since is None:
+            return
+        if total == 1:
             log.exception("plugin %r raised in %s; the other plugins were still called", plugin_name, hook_name)
         else:
             log.error(
-                "plugin %r raised in %s again: %d times so far (the first traceback was logged; the other plugins "
-                "were still called each time)",
+                "plugin %r raised in %s again: %d times so far, %d since the last report (the other plugins were "
+                "still called each time)",
                 plugin_name,
                 hook_name,
-                count,
+                total,
+                since,
                 exc_info=True,
             )
 
