@@ -160,3 +160,27 @@ def test_readers_on_other_threads_never_see_a_torn_entry_nor_block_the_writer() 
     assert len(book) == 200
     # Readers never hold a lock the writer needs: 30k applies with two readers spinning stay far below a second each.
     assert elapsed < 30
+
+
+def test_an_older_snapshot_applied_after_a_newer_one_is_skipped_whole() -> None:
+    # Chaos seed 827: a slow manual snapshot (requested first, read False) landed after the reconnect's snapshot
+    # (requested later, read True, which only confirmed the book): it must not put the stale False back.
+    book = LeverageBook()
+    book.apply_snapshot(Snapshot({"UM": {"BTCUSDT": 20}}, multi_assets=True), requested_at=book.mark())
+    older = book.mark()
+    book.apply(lev("ETHUSDT", 5, 10))  # received between the two requests
+    newer = book.mark()
+    assert book.apply_snapshot(Snapshot({"UM": {"BTCUSDT": 20}}, multi_assets=True), requested_at=newer) == ()
+    assert book.apply_snapshot(Snapshot({"UM": {"BTCUSDT": 7}}, multi_assets=False), requested_at=older) == ()
+    assert book.multi_assets is True and book.leverage("BTCUSDT", "UM") == 20
+    assert book.stats().superseded == 1
+
+
+def test_a_newer_snapshot_replaces_what_an_older_one_wrote() -> None:
+    book = LeverageBook()
+    older = book.mark()
+    book.apply(lev("ETHUSDT", 5, 10))
+    newer = book.mark()
+    book.apply_snapshot(Snapshot({"UM": {"BTCUSDT": 7}}), requested_at=older)
+    changes = book.apply_snapshot(Snapshot({"UM": {"BTCUSDT": 9}}), requested_at=newer)
+    assert [(c.exchange_symbol, c.old, c.new) for c in changes] == [("BTCUSDT", 7, 9)]

@@ -66,6 +66,8 @@ class BookStats:
     snapshots: int
     kept_newer: int
     symbols: int
+    superseded: int = 0
+    """Snapshots skipped because one requested later had already been applied."""
 
 
 _NEWER: Final = 1
@@ -101,12 +103,17 @@ class LeverageBook:
         self._flags: dict[AccountSetting, FlagEntry] = {}
         self._seq = 0
         self._events = self._stale = self._duplicates = self._snapshots = self._kept_newer = 0
+        self._superseded = 0
+        self._snapshot_mark = -1
         self.symbols: SymbolMap | None = symbols
         """Market metadata: fills ``LeverageChange.symbol`` and lets readers ask by unified symbol."""
 
     # -- writing ---------------------------------------------------------------------------------------------
     def mark(self) -> int:
-        """The current receipt position. Take it *before* requesting a snapshot; pass it to ``apply_snapshot``."""
+        """A new position in the receipt order. Take it *before* requesting a snapshot; pass it to ``apply_snapshot``.
+
+        Every mark is distinct, so two snapshots in flight together are ordered by when they were requested."""
+        self._seq += 1
         return self._seq
 
     def apply(self, event: AccountConfigUpdate) -> tuple[Change, ...]:
@@ -155,9 +162,15 @@ class LeverageBook:
         Entries written by an event received after that position are kept (counted in ``kept_newer``); every other
         difference is applied and returned as a change with ``source``.
         """
-        self._seq += 1
         self._snapshots += 1
-        seq = self._seq
+        if requested_at < self._snapshot_mark:
+            # Requested before a snapshot already applied: that one is as new or newer for everything it covered,
+            # and values it merely confirmed left no trace this older one could respect. Skip it whole.
+            self._superseded += 1
+            return ()
+        self._snapshot_mark = requested_at
+        # Entries a snapshot writes are as new as its request: a later snapshot replaces them, an older one cannot.
+        seq = requested_at
         changes: list[Change] = []
         for unit, by_symbol in snapshot.leverage.items():
             for symbol, leverage in by_symbol.items():
@@ -255,7 +268,13 @@ class LeverageBook:
 
     def stats(self) -> BookStats:
         return BookStats(
-            self._events, self._stale, self._duplicates, self._snapshots, self._kept_newer, len(self._entries)
+            self._events,
+            self._stale,
+            self._duplicates,
+            self._snapshots,
+            self._kept_newer,
+            len(self._entries),
+            self._superseded,
         )
 
     def __len__(self) -> int:

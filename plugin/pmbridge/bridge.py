@@ -147,6 +147,7 @@ class Bridge:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         if self.coordinator is not None:
+            await self.coordinator.close()
             if self.config.close_listen_key_on_stop:
                 await self.coordinator.stream.close_key()
             self.coordinator.stopped(reason)
@@ -183,6 +184,7 @@ class Bridge:
                 "duplicates": stats.duplicates,
                 "snapshots": stats.snapshots,
                 "kept_newer": stats.kept_newer,
+                "superseded_snapshots": stats.superseded,
                 "multi_assets": self.book.multi_assets,
                 "dual_side_position": self.book.dual_side_position,
             },
@@ -203,7 +205,6 @@ class Bridge:
                 "decode_errors": coordinator.decode_errors,
                 "future_events": coordinator.future_events,
                 "frame_failures": coordinator.frame_failures,
-                "buffer_overflows": coordinator.buffer_overflows,
                 "last_decode_error": coordinator.last_decode_error,
                 "unknown_event_types": dict(coordinator.unknown_event_types),
             }

@@ -1,14 +1,17 @@
 """The coordinator: one per account. Merges push (the stream) and poll (REST snapshots) into the book, in order.
 
-On every connection with a possible gap: buffer live events, take a snapshot, apply it, then drain the buffer ordered
-by (E, T), so an event newer than the snapshot always wins (the book's mark/apply_snapshot seam guarantees it even
-without the buffer). Besides, a fixed-cadence reconcile that pushes do not reset. Every change goes out through the
-plugin manager's isolating ``notify``; availability is announced once when lost and once when back.
+Live events always go straight to the book. A snapshot is taken after every connection with a possible gap, on a
+fixed cadence that pushes do not reset, and on request; the book's mark/apply_snapshot seam settles every race: a
+symbol written by an event received after the snapshot was requested keeps the event's value, and everything else
+takes the snapshot's. (Holding events back while a snapshot is in flight would only make them late: when two
+snapshots overlap, events held for the first would be applied after the second, newer one.) Every change goes out
+through the plugin manager; availability is announced once when lost and once when back.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -27,9 +30,6 @@ from .retry import Backoff
 from .stream import UserStream
 
 log = logging.getLogger(__name__)
-
-BUFFER_LIMIT: Final = 100_000
-"""Frames held while a snapshot is in flight; past it the snapshot is retaken (a later snapshot covers them)."""
 
 FUTURE_HORIZON_S: Final = 86_400.0
 """An event dated further ahead of the local clock than this (times ``time_scale``) is dropped as corrupt."""
@@ -64,10 +64,8 @@ class Coordinator:
         self.last_decode_error: str | None = None
         self.future_events = 0
         self.frame_failures = 0
-        self.buffer_overflows = 0
         self._horizon_ms = 0
         self._log_rate = LogRate()
-        self._buffer: list[AccountConfigUpdate] | None = None
         self._resync_task: asyncio.Task[None] | None = None
         self._resync_again = False
         self._fatal: asyncio.Future[str] = asyncio.get_running_loop().create_future()
@@ -105,11 +103,7 @@ class Coordinator:
             if type(event) is AccountConfigUpdate:
                 if event.event_time > self._horizon_ms and self._from_the_future(event.event_time):
                     return
-                if self._buffer is not None:
-                    if len(self._buffer) >= BUFFER_LIMIT:
-                        self._buffer_overflowed()
-                    self._buffer.append(event)
-                elif event.symbol is None and event.multi_assets is None:
+                if event.symbol is None and event.multi_assets is None:
                     self.request_resync("config_event")  # "something changed": Binance did not say what
                 else:
                     self.pm.announce(self.book.apply(self._with_unit(event)))
@@ -142,18 +136,6 @@ class Coordinator:
             )
         return True
 
-    def _buffer_overflowed(self) -> None:
-        assert self._buffer is not None
-        self._buffer.clear()
-        self._resync_again = True
-        self.buffer_overflows += 1
-        log.warning(
-            "more than %d events arrived during one snapshot: dropped them and will take another snapshot, which "
-            "covers them (overflow %d)",
-            BUFFER_LIMIT,
-            self.buffer_overflows,
-        )
-
     def _with_unit(self, event: AccountConfigUpdate) -> AccountConfigUpdate:
         symbols = self.book.symbols
         return event if symbols is None else symbols.corrected(event)
@@ -173,6 +155,14 @@ class Coordinator:
             log.warning("pmbridge available again: %s", reason)
         self.pm.notify("pmbridge_stream_state_changed", StreamStateChange(old, new, reason, time.time()))
 
+    async def close(self) -> None:
+        """Cancel a snapshot in flight (or retrying against a down exchange): nothing runs after the bridge stops."""
+        task, self._resync_task = self._resync_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     def stopped(self, reason: str) -> None:
         """The bridge unloaded: the last transition, announced like the others."""
         self._set_state(StreamState.STOPPED, reason)
@@ -188,11 +178,9 @@ class Coordinator:
 
     # -- resync -------------------------------------------------------------------------------------------------
     def request_resync(self, trigger: str, reason: str | None = None) -> None:
-        """Take a snapshot soon; live events are buffered meanwhile. Coalesces with one already running."""
+        """Take a snapshot soon (live events keep flowing into the book). Coalesces with one already running."""
         if trigger == "connect":
             self._set_state(StreamState.RESYNCING, reason or "resyncing")
-            if self._buffer is None:
-                self._buffer = []
         if self._resync_task is not None and not self._resync_task.done():
             self._resync_again = True
             return
@@ -216,7 +204,7 @@ class Coordinator:
             self._resync_again = False
 
     async def resync(self, trigger: str) -> ReconcileReport:
-        """One snapshot: mark, fetch, apply, drain the buffer, announce. Returns the report."""
+        """One snapshot: mark, fetch, apply (events received meanwhile win), announce. Returns the report."""
         started = time.perf_counter()
         calls_before = self.rest.calls
         kept_before = self.book.stats().kept_newer
@@ -228,13 +216,6 @@ class Coordinator:
         kept_newer = self.book.stats().kept_newer - kept_before
         self.resyncs += 1
         self.pm.announce(changes)
-        buffered, self._buffer = self._buffer, None
-        if buffered:
-            buffered.sort(key=lambda e: (e.event_time, e.transaction_time or 0))
-            for event in buffered:
-                if event.symbol is None and event.multi_assets is None:
-                    continue  # the snapshot just taken answers it
-                self.pm.announce(self.book.apply(self._with_unit(event)))
         report = ReconcileReport(
             source=source,
             trigger=trigger,
