@@ -107,6 +107,7 @@ def mutated_frames(draw: st.DrawFn) -> str:
 @example('{"e":"ACCOUNT_CONFIG_UPDATE","E":"' + "9" * 400 + '"}')
 @example('{"stream":"s","data":' * 200 + "{}" + "}" * 200)
 @example("[" * 5000 + "]" * 5000)
+@example('{"e":' + "[" * 1000 + "]" * 1000 + "}")  # within orjson's depth limit, past repr()'s (bench/fuzz.py)
 @example('{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ac":{"s":"\\ud800","l":3}}')
 def test_mutations_of_valid_frames(raw: str) -> None:
     check(raw)

@@ -160,3 +160,37 @@ def test_offending_value_is_truncated_and_secrets_are_scrubbed() -> None:
 def test_non_text_input_is_a_decode_error() -> None:
     with pytest.raises(DecodeError, match="bytes or str"):
         decode(12345)  # type: ignore[arg-type]
+
+
+NEST = "[" * 1000 + "]" * 1000  # orjson accepts up to 1023 levels; each template below adds at most 3
+
+
+@pytest.mark.parametrize(
+    ("template", "field"),
+    [
+        ("%s", "frame"),
+        ('{"e":%s}', "e"),
+        ('{"e":"ACCOUNT_CONFIG_UPDATE","E":%s}', "E"),
+        ('{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"fs":%s}', "fs"),
+        ('{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ac":%s}', "ac"),
+        ('{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ac":{"s":%s,"l":3}}', "ac.s"),
+        ('{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ai":{"j":%s}}', "ai.j"),
+        ('{"e":"listenKeyExpired","E":%s}', "E"),
+        ('{"stream":"x","data":%s}', "data"),
+    ],
+)
+def test_nesting_as_deep_as_orjson_accepts_is_a_decode_error(template: str, field: str) -> None:
+    # Found by bench/fuzz.py: quoting such a value in the error used repr(), which raised RecursionError. Decode
+    # from a deep call stack too, as inside the websocket reader, where fewer levels were enough.
+    def at_depth(levels: int) -> None:
+        if levels:
+            at_depth(levels - 1)
+            return
+        with pytest.raises(DecodeError) as caught:
+            decode(template % NEST)
+        assert caught.value.field == field
+        assert "[[[" in caught.value.value
+        assert len(str(caught.value)) < 200
+
+    at_depth(0)
+    at_depth(150)

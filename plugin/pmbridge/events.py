@@ -107,6 +107,33 @@ def unit_of(symbol: str) -> Unit:
     return unit
 
 
+class _Elided:
+    def __repr__(self) -> str:
+        return "..."
+
+
+_ELIDED: Final = _Elided()
+_QUOTED_LEVELS: Final = 8
+
+
+def _quote(value: object) -> str:
+    """``excerpt(value)`` for an error message, safe for anything orjson returns.
+
+    orjson accepts 1023 levels of nesting, while ``repr`` gives up with RecursionError near Python's recursion limit
+    (1000 frames, fewer when decode runs deep in a call stack): containers are cut to their first levels before the
+    ``repr``. A 60-character excerpt shows fewer levels than that anyway.
+    """
+    return excerpt(_shallow(value, _QUOTED_LEVELS))
+
+
+def _shallow(value: object, levels: int) -> object:
+    if type(value) is list:
+        return [_shallow(item, levels - 1) for item in value] if levels else [_ELIDED]
+    if type(value) is dict:
+        return {key: _shallow(item, levels - 1) for key, item in value.items()} if levels else {_ELIDED: _ELIDED}
+    return value
+
+
 def _int(value: object, name: str, low: int, high: int, what: str) -> int:
     # bool is an int subclass; True must not pass as 1.
     if type(value) is int:
@@ -114,9 +141,9 @@ def _int(value: object, name: str, low: int, high: int, what: str) -> int:
     elif type(value) is str and value.isascii() and value.isdigit() and len(value) <= 19:
         number = int(value)
     else:
-        raise DecodeError(name, excerpt(value), f"{what} must be an integer or a numeric string")
+        raise DecodeError(name, _quote(value), f"{what} must be an integer or a numeric string")
     if number < low or number > high:
-        raise DecodeError(name, excerpt(value), f"{what} must be between {low} and {high}")
+        raise DecodeError(name, _quote(value), f"{what} must be between {low} and {high}")
     return number
 
 
@@ -126,7 +153,7 @@ def _time(value: object, name: str) -> int:
 
 def _object(value: object, name: str) -> dict[str, Any]:
     if type(value) is not dict:
-        raise DecodeError(name, excerpt(value), "must be a JSON object")
+        raise DecodeError(name, _quote(value), "must be a JSON object")
     return value
 
 
@@ -141,7 +168,7 @@ def _config_update(data: dict[str, Any]) -> AccountConfigUpdate:
         transaction_time = _time(transaction_time, "T")
     hint = data.get("fs")
     if hint is not None and hint not in ("UM", "CM"):
-        raise DecodeError("fs", excerpt(hint), 'business unit must be "UM" or "CM"')
+        raise DecodeError("fs", _quote(hint), 'business unit must be "UM" or "CM"')
 
     symbol: str | None = None
     leverage: int | None = None
@@ -149,15 +176,15 @@ def _config_update(data: dict[str, Any]) -> AccountConfigUpdate:
     ac = data.get("ac")
     if ac is not None:
         if type(ac) is not dict:
-            raise DecodeError("ac", excerpt(ac), "must be a JSON object")
+            raise DecodeError("ac", _quote(ac), "must be a JSON object")
         symbol = ac.get("s")
         # A symbol seen before was validated then: the unit cache doubles as the set of known-good ids.
         unit = _UNIT_CACHE.get(symbol) if type(symbol) is str else None
         if unit is None:
             if type(symbol) is not str or not symbol or len(symbol) > _MAX_SYMBOL_LEN or not symbol.isprintable():
-                raise DecodeError("ac.s", excerpt(symbol), "symbol must be a non-empty exchange symbol id")
+                raise DecodeError("ac.s", _quote(symbol), "symbol must be a non-empty exchange symbol id")
             if " " in symbol:
-                raise DecodeError("ac.s", excerpt(symbol), "symbol must not contain spaces")
+                raise DecodeError("ac.s", _quote(symbol), "symbol must not contain spaces")
             unit = unit_of(symbol)
         if "l" not in ac:
             raise DecodeError("ac.l", "nothing", "leverage is required with a symbol")
@@ -171,7 +198,7 @@ def _config_update(data: dict[str, Any]) -> AccountConfigUpdate:
         ai = _object(ai, "ai")
         multi_assets = ai.get("j")
         if type(multi_assets) is not bool:
-            raise DecodeError("ai.j", excerpt(multi_assets), "multi-assets flag must be true or false")
+            raise DecodeError("ai.j", _quote(multi_assets), "multi-assets flag must be true or false")
 
     # fs is only a hint: Binance's own example pairs "UM" with the COIN-M symbol BTCUSD_PERP.
     if unit is None:
@@ -190,11 +217,11 @@ def decode(frame: bytes | str) -> AccountConfigUpdate | ListenKeyExpired | Other
         data = orjson.loads(frame)
     except orjson.JSONDecodeError as exc:
         if not isinstance(frame, bytes | str | bytearray | memoryview):
-            raise DecodeError("frame", excerpt(type(frame).__name__), "must be bytes or str") from None
-        head = frame[:40] if isinstance(frame, str) else bytes(frame[:40])
-        raise DecodeError("frame", excerpt(head), f"is not valid JSON ({exc.msg})") from None
+            raise DecodeError("frame", _quote(type(frame).__name__), "must be bytes or str") from None
+        # The whole frame, not a head cut here: excerpt must see past its own cut to mask a listenKey the cut splits.
+        raise DecodeError("frame", excerpt(frame, limit=44), f"is not valid JSON ({exc.msg})") from None
     if type(data) is not dict:
-        raise DecodeError("frame", excerpt(data), "must be a JSON object")
+        raise DecodeError("frame", _quote(data), "must be a JSON object")
     if "e" not in data and "data" in data and "stream" in data:
         data = _object(data["data"], "data")
 
@@ -207,9 +234,9 @@ def decode(frame: bytes | str) -> AccountConfigUpdate | ListenKeyExpired | Other
             raise DecodeError("E", "nothing", "event time is required")
         return ListenKeyExpired(_time(data["E"], "E"))
     if type(kind) is not str:
-        raise DecodeError("e", excerpt(kind), "event type must be a string")
+        raise DecodeError("e", _quote(kind), "event type must be a string")
     kind = _ALIASES.get(kind, kind)
     if kind not in _OTHER_EVENT_TYPES:
-        raise UnknownEventError(kind, excerpt(kind))
+        raise UnknownEventError(kind, _quote(kind))
     raw_e = data.get("E")
     return OtherEvent(kind, None if raw_e is None else _time(raw_e, "E"), MappingProxyType(data))
