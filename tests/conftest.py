@@ -2,6 +2,10 @@ from __future__ import annotations
 
 import pytest
 
+# The secrets audit fails any test that lets a credential, listenKey or signature out (tests/secrets_audit.py);
+# pytester runs the audit's own proof (tests/test_secrets_audit.py).
+pytest_plugins = ("pytester", "tests.secrets_audit")
+
 
 @pytest.fixture(autouse=True)
 def _no_autoloaded_plugins(monkeypatch: pytest.MonkeyPatch) -> None:

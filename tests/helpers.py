@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 import subprocess
 import sys
@@ -10,6 +11,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from pmbridge.redact import ScrubbingLogger
+
+from .secrets_audit import audit_input
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -32,6 +37,12 @@ def simulator_process(symbols: int = 6) -> Iterator[dict[str, Any]]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+def ccxt_logger(*secrets: str) -> ScrubbingLogger:
+    """For the tests' own ccxt clients (``"logger": ccxt_logger(key, secret)``), as pmbridge's RestClient does: at
+    DEBUG ccxt logs every request with its API-key header and signature, which the secrets audit would rightly flag."""
+    return ScrubbingLogger(logging.getLogger("ccxt.base.exchange"), secrets)
 
 
 def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
@@ -60,4 +71,5 @@ def freqtrade_config(sim: dict[str, Any], path: Path, **pmbridge_section: Any) -
             }
         )
     )
+    audit_input(path)  # the keys are in it on purpose, as in a user's config
     return path

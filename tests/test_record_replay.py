@@ -31,11 +31,20 @@ from pmbridge.sim import SimulatorThread
 from pmbridge.sim.state import token_source
 from pmbridge.timeline import LeverageTimeline
 
+from .secrets_audit import audit_secrets
+
 # Distinctive, and shorter than the 32 characters redact.scrub masks on sight: only the by-value masking and the
 # fact that the recorder never writes them can keep them out.
 API_KEY = "recKEY-distinct-71f3"
 API_SECRET = "recSECRET-distinct-9c2e"
 SEED = 4242  # the simulator draws its listenKeys from token_source(SEED): every key it can issue is known
+
+
+def issued_listen_keys(count: int = 100) -> list[str]:
+    next_token = token_source(SEED)
+    return [next_token() for _ in range(count)]
+
+
 RECORD_MAIN = (
     "import argparse, sys; from pmbridge.cli import record; p = argparse.ArgumentParser(); "
     "record.add_arguments(p); sys.exit(record.run(p.parse_args(sys.argv[1:])))"
@@ -102,12 +111,20 @@ class Recorded:
     """The key the simulator had active at the end, straight from its REST API."""
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _audited_credentials() -> None:
+    """This module's own credentials and listenKeys, for the secrets audit to look for everywhere too."""
+    keys = {f"listenKey_{number}": key for number, key in enumerate(issued_listen_keys())}
+    audit_secrets(api_key=API_KEY, api_secret=API_SECRET, **keys)
+
+
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory: pytest.TempPathFactory) -> Recorded:
     """One recording of a session on the simulator: snapshot, pushes, an expiry, and a change only reconcile sees."""
     path = tmp_path_factory.mktemp("record") / "account.jsonl"
     env = {**os.environ, "PMBRIDGE_API_KEY": API_KEY, "PMBRIDGE_API_SECRET": API_SECRET}
-    with SimulatorThread(symbols=6, api_key=API_KEY, api_secret=API_SECRET, seed=SEED) as sim:
+    # No token prefix: these listenKeys are plain 64-character tokens, known to the audit by value alone.
+    with SimulatorThread(symbols=6, api_key=API_KEY, api_secret=API_SECRET, seed=SEED, token_prefix="") as sim:
         process = subprocess.Popen(
             [sys.executable, "-c", RECORD_MAIN, str(path), "--base-url", sim.base_url, "--json"],
             stdout=subprocess.PIPE,
@@ -174,8 +191,7 @@ def test_no_secret_reaches_the_recording_or_any_output(recorded: Recorded, capsy
     assert records[0]["pmbridge_recording"] == 1 and records[0]["account"] == "pm"
     expired = [json.loads(r["frame"]) for r in records if "frame" in r and "listenKeyExpired" in r["frame"]]
     assert len(expired) == 1 and expired[0]["listenKey"] == "**REDACTED**"
-    next_token = token_source(SEED)
-    issued = [next_token() for _ in range(100)]
+    issued = issued_listen_keys()
     assert recorded.listen_key in issued  # the seeded source is really where the keys came from
     outputs = {
         "recording": text,

@@ -13,7 +13,7 @@ from attrs import field, frozen
 
 from .const import ACCOUNT_TYPES, ENV_API_KEY, ENV_API_SECRET, AccountType
 from .errors import ConfigError
-from .redact import REDACTED
+from .redact import REDACTED, excerpt
 
 MINUTE: Final = 60.0
 HOUR: Final = 3600.0
@@ -21,7 +21,7 @@ HOUR: Final = 3600.0
 
 def _positive(_instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not value > 0:
-        raise ConfigError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
+        raise ConfigError(f"{attribute.name} must be a positive number of seconds, got {excerpt(value)}")
 
 
 def _base_url(_instance: object, _attribute: attrs.Attribute[Any], value: str | None) -> None:
@@ -30,14 +30,16 @@ def _base_url(_instance: object, _attribute: attrs.Attribute[Any], value: str | 
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(
-            f"base_url must look like http://127.0.0.1:8765 (scheme and host), got {value!r}; "
+            f"base_url must look like http://127.0.0.1:8765 (scheme and host), got {excerpt(value)}; "
             "leave it out to use Binance's own endpoints"
         )
 
 
 def _account(_instance: object, _attribute: attrs.Attribute[Any], value: str) -> None:
     if value not in ACCOUNT_TYPES:
-        raise ConfigError(f"account must be one of {', '.join(ACCOUNT_TYPES)} (pm is Portfolio Margin), got {value!r}")
+        raise ConfigError(
+            f"account must be one of {', '.join(ACCOUNT_TYPES)} (pm is Portfolio Margin), got {excerpt(value)}"
+        )
 
 
 @frozen(kw_only=True)
@@ -149,5 +151,5 @@ def _check_type(key: str, value: Any, attribute: attrs.Attribute[Any]) -> None:
     expected, words = rule
     # bool is an int: true must not pass for a number of seconds.
     if (isinstance(value, bool) and bool not in expected) or not isinstance(value, expected):
-        shown = REDACTED if key in ("api_key", "api_secret") else repr(value)
+        shown = REDACTED if key in ("api_key", "api_secret") else excerpt(value)
         raise ConfigError(f"{key} must be {words}, got {shown}")

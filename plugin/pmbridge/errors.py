@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from .redact import clip
+
 
 class PMBridgeError(Exception):
     """Base class of every error pmbridge raises on purpose."""
@@ -22,10 +24,14 @@ class DecodeError(PMBridgeError, ValueError):
 
 
 class UnknownEventError(DecodeError):
-    """A well-formed frame whose ``e`` is not a known user-stream event type (count it, log once, ignore it)."""
+    """A well-formed frame whose ``e`` is not a known user-stream event type (count it, log once, ignore it).
+
+    ``event_type`` is the frame's ``e`` scrubbed and cut to 64 characters: it is logged and counted by name, and a
+    junk type must neither quote a listenKey nor grow those counters without bound.
+    """
 
     def __init__(self, event_type: str, value: str) -> None:
-        self.event_type = event_type
+        self.event_type = clip(event_type, 64)
         super().__init__("e", value, "unknown event type (not part of the Binance user data streams pmbridge knows)")
 
 

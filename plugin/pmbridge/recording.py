@@ -30,7 +30,7 @@ from .book import Snapshot
 from .const import ACCOUNT_TYPES, MAX_LEVERAGE, MIN_LEVERAGE, AccountType, Source, Unit
 from .errors import PMBridgeError
 from .models import ReconcileReport
-from .redact import REDACTED, scrub
+from .redact import excerpt, scrub
 from .symbols import SymbolMap
 
 if TYPE_CHECKING:
@@ -125,7 +125,7 @@ class Recorder:
         self._secrets = tuple(s for s in (bridge.config.api_key, bridge.config.api_secret) if s)
         self._markets_written = False
         bridge.frame_observer = self.frame_received
-        bridge.pm.register(self, name="pmbridge.recorder")
+        bridge.pm.register(self, name="pmbridge.recorder", inline=True)  # snapshots the book at the hook
         self._write(
             {
                 "pmbridge_recording": FORMAT_VERSION,
@@ -158,9 +158,7 @@ class Recorder:
             self.snapshots += 1
 
     def _mask(self, text: str) -> str:
-        for secret in self._secrets:  # scrub() only catches long runs; a short test key must not slip through
-            text = text.replace(secret, REDACTED)
-        return scrub(text)
+        return scrub(text, self._secrets)  # by value too: a short test key has no secret shape
 
     def _write_markets(self) -> None:
         if self._markets_written:
@@ -301,5 +299,4 @@ def _snapshot(t: float, data: dict[str, Any]) -> SnapshotRecord:
 
 
 def _short(value: object) -> str:
-    text = repr(value)
-    return scrub(text if len(text) <= 40 else text[:40] + "...")
+    return excerpt(value, limit=40)

@@ -27,7 +27,7 @@ from .errors import (
     RateLimited,
     RequestRejected,
 )
-from .redact import scrub
+from .redact import ScrubbingLogger, scrub
 from .retry import Backoff
 from .symbols import SymbolMap
 
@@ -104,6 +104,7 @@ class RestClient:
         self.used_weight: int | None = None
         self.exchange: Any = None
         self._backoff = Backoff(config.backoff_initial, config.backoff_max)
+        self._secrets = (config.api_key, config.api_secret)
 
     def _settings(self) -> dict[str, Any]:
         import ccxt.async_support as ccxt  # noqa: PLC0415 - 0.7 s and 200k objects: only when a bridge starts
@@ -111,6 +112,8 @@ class RestClient:
         settings: dict[str, Any] = {
             "apiKey": self.config.api_key,
             "secret": self.config.api_secret,
+            # At DEBUG ccxt logs each request (URL with signature, API-key header) and answer (a new listenKey).
+            "logger": ScrubbingLogger(logging.getLogger("ccxt.base.exchange"), self._secrets),
             # ccxt's default limiter spaces every call 50 ms apart, which serialised the three concurrent snapshot
             # calls into a 150 ms resync (bench/live.py). The rolling window keeps a budget but allows the burst.
             "enableRateLimit": True,
@@ -175,7 +178,7 @@ class RestClient:
             self.exchange.options["adjustForTimeDifference"] = True
             await self.exchange.load_time_difference()
         except Exception as exc:  # the retry that follows reports the real failure
-            log.debug("clock re-measure failed: %s", scrub(str(exc)))
+            log.debug("clock re-measure failed: %s", scrub(str(exc), self._secrets))
 
     def _read_weight(self) -> None:
         headers = getattr(self.exchange, "last_response_headers", None) or {}
@@ -186,7 +189,7 @@ class RestClient:
     def _classify(self, what: str, exc: Exception) -> ExchangeError:
         import ccxt.async_support as ccxt  # noqa: PLC0415
 
-        text = scrub(str(exc))
+        text = scrub(str(exc), self._secrets)  # ccxt's messages quote the URL: its signature, maybe a listenKey
         match = _CODE.search(text)
         code = int(match[1]) if match else None
         status_match = _STATUS.search(text)

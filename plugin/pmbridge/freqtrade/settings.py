@@ -11,6 +11,7 @@ from attrs import field, frozen
 
 from ..const import ACCOUNT_TYPES, MAX_LEVERAGE, AccountType
 from ..errors import ConfigError
+from ..redact import excerpt
 
 Policy = Literal["follow", "enforce", "alert"]
 POLICIES: Final = ("follow", "enforce", "alert")
@@ -106,13 +107,13 @@ def _check(path: str, key: str, value: Any, schema: Mapping[str, tuple[tuple[typ
         raise ConfigError(f"{path}{key}: unknown setting{hint} (docs/freqtrade.md lists them all)")
     types, words = schema[key]
     if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-        raise ConfigError(f"{path}{key}: must be {words}, got {value!r}")
+        raise ConfigError(f"{path}{key}: must be {words}, got {excerpt(value)}")
 
 
 def _leverage_range(path: str, low: float | None, high: float | None) -> None:
     for name, value in (("min_leverage", low), ("max_leverage", high)):
         if value is not None and not 1 <= value <= MAX_LEVERAGE:
-            raise ConfigError(f"{path}{name}: must be between 1 and {MAX_LEVERAGE}, got {value!r}")
+            raise ConfigError(f"{path}{name}: must be between 1 and {MAX_LEVERAGE}, got {excerpt(value)}")
     if low is not None and high is not None and low > high:
         raise ConfigError(f"{path}min_leverage ({low}) is above max_leverage ({high})")
 
@@ -122,7 +123,7 @@ def parse_settings(section: Mapping[str, Any] | None) -> FreqtradeSettings:
     if section is None:
         return FreqtradeSettings()
     if not isinstance(section, Mapping):
-        raise ConfigError(f"pmbridge: must be an object, got {section!r}")
+        raise ConfigError(f"pmbridge: must be an object, got {excerpt(section)}")
     own: dict[str, Any] = {}
     bridge: dict[str, Any] = {}
     for key, value in section.items():
@@ -132,22 +133,22 @@ def parse_settings(section: Mapping[str, Any] | None) -> FreqtradeSettings:
         _check("pmbridge.", key, value, _SCHEMA)
         own[key] = value
     if own.get("account", "pm") not in ACCOUNT_TYPES:
-        raise ConfigError(f"pmbridge.account: must be one of {', '.join(ACCOUNT_TYPES)}, got {own['account']!r}")
+        raise ConfigError(f"pmbridge.account: must be one of {', '.join(ACCOUNT_TYPES)}, got {excerpt(own['account'])}")
     if own.get("policy", "follow") not in POLICIES:
-        raise ConfigError(f"pmbridge.policy: unknown policy {own['policy']!r}; use one of {', '.join(POLICIES)}")
+        raise ConfigError(f"pmbridge.policy: unknown policy {excerpt(own['policy'])}; use one of {', '.join(POLICIES)}")
     if own.get("callbacks", "queued") not in ("queued", "immediate"):
-        raise ConfigError(f"pmbridge.callbacks: must be queued or immediate, got {own['callbacks']!r}")
+        raise ConfigError(f"pmbridge.callbacks: must be queued or immediate, got {excerpt(own['callbacks'])}")
     _leverage_range("pmbridge.", own.get("min_leverage"), own.get("max_leverage"))
     pairs: dict[str, PairSettings] = {}
     for pair, pair_section in own.pop("pairs", {}).items():
         path = f"pmbridge.pairs.{pair}."
         if not isinstance(pair_section, Mapping):
-            raise ConfigError(f"{path[:-1]}: must be an object, got {pair_section!r}")
+            raise ConfigError(f"{path[:-1]}: must be an object, got {excerpt(pair_section)}")
         for key, value in pair_section.items():
             _check(path, key, value, _PAIR_SCHEMA)
         if pair_section.get("policy", "follow") not in POLICIES:
             raise ConfigError(
-                f"{path}policy: unknown policy {pair_section['policy']!r}; use one of {', '.join(POLICIES)}"
+                f"{path}policy: unknown policy {excerpt(pair_section['policy'])}; use one of {', '.join(POLICIES)}"
             )
         _leverage_range(path, pair_section.get("min_leverage"), pair_section.get("max_leverage"))
         pairs[pair] = PairSettings(**pair_section)
