@@ -158,7 +158,8 @@ async def demo(json_lines: bool) -> int:
 
     console = Console(stderr=False)
     board = Board()
-    plugins: tuple[object, ...] = (Printer(json_lines=True),) if json_lines else (board,)
+    printer = Printer(json_lines=True)
+    plugins: tuple[object, ...] = (printer,) if json_lines else (board,)
     async with Simulator(symbols=6) as sim:
         pm = create_plugin_manager(block=["pmbridge.builtin.logger"])
         pm.register(Broken(None if json_lines else board), name="demo.broken-plugin")
@@ -170,7 +171,8 @@ async def demo(json_lines: bool) -> int:
         def say(text: str) -> None:
             board.step = text
             if json_lines:
-                print(orjson.dumps({"kind": "demo", "step": text}).decode(), flush=True)
+                pm.flush()  # what the last step caused is printed before the next step's line
+                printer.line(orjson.dumps({"kind": "demo", "step": text}).decode())
 
         if json_lines:
             await bridge.start()
@@ -187,8 +189,10 @@ async def demo(json_lines: bool) -> int:
                 await bridge.start()
                 await story(sim, bridge, say)
                 painter.cancel()
+                pm.flush()
                 live.update(board.render())
         ok = _book_equals_truth(bridge, sim.state())
+        pm.flush()
         errors = pm.error_counts()
         await bridge.stop("demo finished")
     verdict = "the book equals the simulator's truth" if ok else "the book DIFFERS from the simulator's truth"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 from typing import Any, TextIO
 
 import orjson
@@ -33,16 +34,23 @@ def change_record(change: LeverageChange | AccountModeChange) -> dict[str, Any]:
 
 
 class Printer:
-    """Registered as a plugin by ``watch`` and ``demo``: one line per change, transition and drift report."""
+    """Registered as a plugin by ``watch`` and ``demo``: one line per change, transition and drift report.
+
+    Hooks print from pmbridge's hook thread and the command from its own: every line goes out whole, under a lock.
+    """
 
     def __init__(self, json_lines: bool, out: TextIO | None = None) -> None:
         self.json_lines = json_lines
         self.out = out or sys.stdout
+        self._lock = threading.Lock()
+
+    def line(self, text: str) -> None:
+        with self._lock:
+            self.out.write(text + "\n")
+            self.out.flush()
 
     def _emit(self, record: dict[str, Any], text: str) -> None:
-        line = orjson.dumps(record).decode() if self.json_lines else text
-        self.out.write(line + "\n")
-        self.out.flush()
+        self.line(orjson.dumps(record).decode() if self.json_lines else text)
 
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
         name = change.symbol or change.exchange_symbol
@@ -60,8 +68,7 @@ class Printer:
         if self.json_lines:
             return  # its changes were printed one by one already
         if report.trigger != "connect" or report.drift:
-            self.out.write(
+            self.line(
                 f"reconciled ({report.trigger}): {report.symbols} symbols, {report.rest_calls} REST calls, "
-                f"{len(report.changes)} drifted, {report.duration_s * 1000:.0f} ms\n"
+                f"{len(report.changes)} drifted, {report.duration_s * 1000:.0f} ms"
             )
-            self.out.flush()

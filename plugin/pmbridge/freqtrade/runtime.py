@@ -24,6 +24,9 @@ from .settings import FreqtradeSettings
 
 log = logging.getLogger("pmbridge.freqtrade")
 
+QUEUE_LIMIT: Final = 10_000
+"""Hook calls kept for the strategy between two bot loops; beyond it the oldest are dropped (and counted)."""
+
 NOTIFY_HOOKS: Final = (
     "pmbridge_configure",
     "pmbridge_ready",
@@ -74,7 +77,9 @@ class FreqtradeRuntime:
         self.strategy_pm = PluginManager()  # only the strategy: its hooks, isolated, on the thread that drains
         self.strategy_pm.register(strategy, name=f"strategy:{type(strategy).__name__}")
         self.strategy_pm.check_pending()
-        self.queue: deque[tuple[str, Any, bool]] = deque()
+        # Drained at each bot loop; while Freqtrade is STOPPED (/stop) no loop runs, so the queue is bounded.
+        self.queue: deque[tuple[str, Any, bool]] = deque(maxlen=QUEUE_LIMIT)
+        self.dropped = 0
         self.whitelist: frozenset[str] = frozenset(strategy.config.get("exchange", {}).get("pair_whitelist", ()))
         self.wishes: dict[str, float] = {}
         self._dp = getattr(strategy, "dp", None)
@@ -107,10 +112,21 @@ class FreqtradeRuntime:
         immediate = self.settings.callbacks == "immediate"
         if immediate:
             self.strategy_pm.notify(name, arg)
-        self.queue.append((name, arg, not immediate))
+        self._queue((name, arg, not immediate))
 
     def say(self, text: str) -> None:
-        self.queue.append(("message", text, False))
+        self._queue(("message", text, False))
+
+    def _queue(self, item: tuple[str, Any, bool]) -> None:
+        if len(self.queue) == QUEUE_LIMIT:  # the oldest goes: the book holds the truth, leverage() reads it
+            self.dropped += 1
+            if self.dropped == 1:
+                log.warning(
+                    "pmbridge: %d hook calls wait for the strategy (is the bot stopped?); dropping the oldest from "
+                    "now on. leverage() still answers from the exchange's current values.",
+                    QUEUE_LIMIT,
+                )
+        self.queue.append(item)
 
     def drain(self) -> None:
         """Deliver queued hooks to the strategy and messages to Freqtrade's RPC, on the calling (bot) thread."""
