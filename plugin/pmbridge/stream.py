@@ -89,6 +89,10 @@ class UserStream:
                 if delay:
                     await asyncio.sleep(delay)
         finally:
+            # A socket still in its rotation overlap must not outlive the stream (nor its session).
+            for retiring in list(self._retiring):
+                retiring.cancel()
+            await asyncio.gather(*self._retiring, return_exceptions=True)
             await self._session.close()
 
     async def close_key(self) -> None:
@@ -168,11 +172,17 @@ class UserStream:
     ) -> tuple[aiohttp.ClientWebSocketResponse, asyncio.Task[str]]:
         """Make before break: the new socket is up and reading before the old one closes (in the background, so
         keepalives go on during the overlap)."""
-        key = self._key = await self.rest.create_listen_key()  # same key while active, extended 60 min
+        key = await self.rest.create_listen_key()  # same key while active, extended 60 min
+        # A different key means the old one died unannounced: whatever was sent meanwhile is lost, so it is a gap.
+        renewed, self._key = key != self._key, key
         ws = await self._open(key)
         reader = asyncio.create_task(self._read(ws), name="pmbridge-stream-reader")
         self.rotations += 1
-        self._on_connected(False, "rotated to a fresh connection before the 24 h cut; no gap")
+        if renewed:
+            self.key_renewals += 1
+            self._on_connected(True, "rotated onto a new listenKey (the old one had expired); resyncing")
+        else:
+            self._on_connected(False, "rotated to a fresh connection before the 24 h cut; no gap")
         retire = asyncio.create_task(self._retire(old_ws, old_reader), name="pmbridge-stream-retire")
         self._retiring.add(retire)
         retire.add_done_callback(self._retiring.discard)

@@ -9,11 +9,22 @@ import pytest
 
 from pmbridge.sim import Simulator
 
+from ..helpers import ccxt_logger
+
 
 def make_exchange(sim: Simulator, *, portfolio_margin: bool = True, **overrides: Any) -> Any:
     config = sim.ccxt_config
     options = {**config["options"], "portfolioMargin": portfolio_margin}
-    return ccxta.binance({**config, "apiKey": sim.api_key, "secret": sim.api_secret, "options": options, **overrides})
+    return ccxta.binance(
+        {
+            **config,
+            "apiKey": sim.api_key,
+            "secret": sim.api_secret,
+            "options": options,
+            "logger": ccxt_logger(sim.api_key, sim.api_secret),
+            **overrides,
+        }
+    )
 
 
 @pytest.fixture

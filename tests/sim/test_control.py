@@ -16,6 +16,8 @@ import pytest
 
 from pmbridge.sim import Simulator, SimulatorThread
 
+from ..helpers import ccxt_logger
+
 PLUGIN_ROOT = Path(__file__).resolve().parents[2] / "plugin"
 
 
@@ -140,6 +142,7 @@ def test_simulator_thread_serves_sync_ccxt() -> None:
                 "apiKey": sim.api_key,
                 "secret": sim.api_secret,
                 "options": {**sim.ccxt_config["options"], "portfolioMargin": True},
+                "logger": ccxt_logger(sim.api_key, sim.api_secret),
             }
         )
         assert ex.load_markets()["BTC/USD:BTC"]["id"] == "BTCUSD_PERP"
@@ -165,7 +168,8 @@ def test_module_entry_point_prints_one_json_line_and_exits_on_sigterm() -> None:
         info = json.loads(proc.stdout.readline())
         assert set(info) == {"base_url", "api_key", "api_secret", "ccxt_config"}
         assert info["base_url"].startswith("http://127.0.0.1:")
-        ex = ccxt.binance({**info["ccxt_config"], "apiKey": info["api_key"], "secret": info["api_secret"]})
+        key, secret = info["api_key"], info["api_secret"]
+        ex = ccxt.binance({**info["ccxt_config"], "apiKey": key, "secret": secret, "logger": ccxt_logger(key, secret)})
         assert len([m for m in ex.load_markets().values() if m["linear"]]) == 12
     finally:
         proc.terminate()

@@ -10,6 +10,7 @@ import sys
 import orjson
 
 from .server import Simulator
+from .state import token_settings, token_source
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -17,12 +18,27 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
     parser.add_argument("--symbols", type=int, default=8, help="number of USDⓈ-M symbols (at least 6)")
     parser.add_argument("--clock-speed", type=float, default=1.0, help="sim seconds per real second")
-    parser.add_argument("--seed", type=int, default=0, help="non-zero: reproducible credentials and listen keys")
-    return parser.parse_args(argv)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="non-zero: reproducible credentials, listen keys and prices (default: $PMBRIDGE_SIM_SEED, else 0)",
+    )
+    parser.add_argument(
+        "--token-prefix",
+        metavar="TEXT",
+        help="letters and digits that start the API key, the secret and every listenKey, so a leaked one is easy to "
+        "find (default: $PMBRIDGE_SIM_TOKEN_PREFIX, else none)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        token_source(*token_settings(args.seed, args.token_prefix))
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
 
 
 async def _serve(args: argparse.Namespace) -> None:
-    sim = Simulator(symbols=args.symbols, seed=args.seed, clock_speed=args.clock_speed)
+    sim = Simulator(symbols=args.symbols, seed=args.seed, clock_speed=args.clock_speed, token_prefix=args.token_prefix)
     await sim.start(port=args.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -27,6 +27,19 @@ def _optional_int(body: dict[str, Any], name: str) -> int | None:
     return None if body.get(name) is None else int(_require(body, name, int))
 
 
+def _optional_seconds(body: dict[str, Any], name: str) -> float | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ValueError(f"body field {name!r} must be a number of seconds >= 0")
+    return value
+
+
+def _optional_bool(body: dict[str, Any], name: str, default: bool) -> bool:
+    return default if body.get(name) is None else bool(_require(body, name, bool))
+
+
 class ControlRoutes:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -64,7 +77,8 @@ class ControlRoutes:
         account = body.get("account")
         if account is not None and account not in ACCOUNTS:
             raise ValueError(f"account must be one of {', '.join(ACCOUNTS)}, got {account!r}")
-        return {"expired": await self.engine.expire_key(cast("Account | None", account))}
+        announce = _optional_bool(body, "announce", True)
+        return {"expired": await self.engine.expire_key(cast("Account | None", account), announce)}
 
     async def _fail(self, body: dict[str, Any]) -> Any:
         paths = body.get("paths")
@@ -74,7 +88,7 @@ class ControlRoutes:
             _require(body, "status", int),
             _require(body, "count", int),
             _optional_int(body, "code"),
-            _optional_int(body, "retry_after"),
+            _optional_seconds(body, "retry_after"),
             paths,
         )
         return {"ok": True}
@@ -90,11 +104,18 @@ class ControlRoutes:
         speed = body.get("speed")
         if speed is not None and (isinstance(speed, bool) or not isinstance(speed, int | float)):
             raise ValueError("speed must be a number > 0")
-        await self.engine.set_clock(None if speed is None else float(speed), _optional_int(body, "advance_ms"))
+        await self.engine.set_clock(
+            None if speed is None else float(speed),
+            _optional_int(body, "advance_ms"),
+            _optional_bool(body, "keep_keys", False),
+        )
         return {"time_ms": self.engine.clock.now_ms(), "clock_speed": self.engine.clock.speed}
 
     async def _state(self, body: dict[str, Any]) -> Any:
         return self.engine.state_view()
+
+    async def _history(self, body: dict[str, Any]) -> Any:
+        return self.engine.history.view()
 
     async def _stats(self, body: dict[str, Any]) -> Any:
         return self.engine.meter.snapshot()
@@ -119,6 +140,7 @@ class ControlRoutes:
         out = [web.post(f"/_sim/{name}", self._endpoint(action)) for name, action in post.items()]
         out += [
             web.get("/_sim/state", self._endpoint(self._state)),
+            web.get("/_sim/history", self._endpoint(self._history)),
             web.get("/_sim/stats", self._endpoint(self._stats)),
         ]
         return out

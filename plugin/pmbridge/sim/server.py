@@ -14,7 +14,7 @@ from .control import ControlRoutes
 from .engine import Engine
 from .marketdata import MarketDataRoutes
 from .rest import ENGINE, RestRoutes, binance_middleware
-from .state import Account, token_source
+from .state import Account, token_settings, token_source
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,10 @@ _CCXT_API_PATHS: Final[dict[str, str]] = {
 class Simulator:
     """A local Binance (Portfolio Margin papi, USDⓈ-M fapi, COIN-M dapi) for one account.
 
-    `seed` 0 draws credentials and listen keys from the OS; any other value makes them reproducible.
+    `seed` 0 draws credentials and listen keys from the OS; any other value makes them (and the prices)
+    reproducible. `token_prefix` starts the API key and secret it makes up and every listenKey it issues, so a
+    test can spot one wherever it leaked. Left None, both come from `PMBRIDGE_SIM_SEED` and
+    `PMBRIDGE_SIM_TOKEN_PREFIX` (unset: 0 and no prefix).
     """
 
     def __init__(
@@ -57,10 +60,12 @@ class Simulator:
         symbols: int = 8,
         api_key: str | None = None,
         api_secret: str | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         clock_speed: float = 1.0,
+        token_prefix: str | None = None,
     ) -> None:
-        new_token = token_source(seed)
+        seed, token_prefix = token_settings(seed, token_prefix)
+        new_token = token_source(seed, token_prefix)
         self._api_key = api_key or new_token()
         self._api_secret = api_secret or new_token()
         self.engine = Engine(symbols, self._api_key, self._api_secret, clock_speed, new_token, seed)
@@ -169,15 +174,15 @@ class Simulator:
     async def drop(self) -> int:
         return await self.engine.hub.drop()
 
-    async def expire_key(self, account: Account | None = None) -> list[Account]:
-        return await self.engine.expire_key(account)
+    async def expire_key(self, account: Account | None = None, announce: bool = True) -> list[Account]:
+        return await self.engine.expire_key(account, announce)
 
     async def fail(
         self,
         status: int,
         count: int,
         code: int | None = None,
-        retry_after: int | None = None,
+        retry_after: float | None = None,
         paths: list[str] | None = None,
     ) -> None:
         self.engine.faults.fail(status, count, code, retry_after, paths)
@@ -188,14 +193,20 @@ class Simulator:
     async def push_frames(self, frames: list[Any]) -> int:
         return await self.engine.hub.push_raw(frames)
 
-    async def set_clock(self, speed: float | None = None, advance_ms: int | None = None) -> None:
-        await self.engine.set_clock(speed, advance_ms)
+    async def set_clock(
+        self, speed: float | None = None, advance_ms: int | None = None, keep_keys: bool = False
+    ) -> None:
+        await self.engine.set_clock(speed, advance_ms, keep_keys)
 
     async def reset_stats(self) -> None:
         self.engine.meter.reset()
 
     def state(self) -> dict[str, Any]:
         return self.engine.state_view()
+
+    def history(self) -> dict[str, Any]:
+        """Every value each setting has had, with the event time that announced it (see ``sim.history``)."""
+        return self.engine.history.view()
 
     def stats(self) -> dict[str, Any]:
         return self.engine.meter.snapshot()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import random
 import secrets
 import string
@@ -17,12 +18,38 @@ ACCOUNTS: Final[tuple[Account, ...]] = ("pm", "usdm", "coinm")
 LISTEN_KEY_TTL_MS: Final = 60 * 60 * 1000
 DEFAULT_LEVERAGE: Final = 20
 _ALNUM: Final = string.ascii_letters + string.digits
+TOKEN_LENGTH: Final = 64
+MAX_TOKEN_PREFIX: Final = 32
+"""At least half of every token stays random."""
+ENV_SEED: Final = "PMBRIDGE_SIM_SEED"
+ENV_TOKEN_PREFIX: Final = "PMBRIDGE_SIM_TOKEN_PREFIX"
 
 
-def token_source(seed: int = 0) -> Callable[[], str]:
-    """64-char alphanumeric tokens: from the OS by default, reproducible from `seed` when it is not 0."""
+def token_source(seed: int = 0, prefix: str = "") -> Callable[[], str]:
+    """64-char alphanumeric tokens (Binance's shape): from the OS by default, reproducible from `seed` when it is
+    not 0. `prefix` starts every token, so a test can recognise one wherever it leaked."""
+    if prefix and not (prefix.isascii() and prefix.isalnum() and len(prefix) <= MAX_TOKEN_PREFIX):
+        raise ValueError(
+            f"the token prefix must be 1 to {MAX_TOKEN_PREFIX} ASCII letters and digits (listenKeys and API keys "
+            f"are alphanumeric), got {prefix!r}"
+        )
     rng: random.Random = secrets.SystemRandom() if seed == 0 else random.Random(seed)
-    return lambda: "".join(rng.choice(_ALNUM) for _ in range(64))
+    random_part = TOKEN_LENGTH - len(prefix)
+    return lambda: prefix + "".join(rng.choice(_ALNUM) for _ in range(random_part))
+
+
+def token_settings(seed: int | None = None, prefix: str | None = None) -> tuple[int, str]:
+    """The seed and token prefix a simulator uses: the arguments when given, else `PMBRIDGE_SIM_SEED` and
+    `PMBRIDGE_SIM_TOKEN_PREFIX`, else 0 (tokens from the OS) and no prefix."""
+    if seed is None:
+        raw = os.environ.get(ENV_SEED, "").strip()
+        try:
+            seed = int(raw) if raw else 0
+        except ValueError:
+            raise ValueError(f"{ENV_SEED} must be an integer (0: tokens from the OS), got {raw!r}") from None
+    if prefix is None:
+        prefix = os.environ.get(ENV_TOKEN_PREFIX, "").strip()
+    return seed, prefix
 
 
 @dataclass(slots=True)
@@ -88,6 +115,12 @@ class ListenKeys:
         if key is None:
             raise BinanceError(-1125)
         key.expires_ms = now_ms + LISTEN_KEY_TTL_MS
+
+    def refresh(self, account: Account, now_ms: int) -> None:
+        """Extend the account's current key from ``now_ms`` whether or not its hour is up (used by clock jumps)."""
+        key = self._keys[account]
+        if key is not None:
+            key.expires_ms = now_ms + LISTEN_KEY_TTL_MS
 
     def kill(self, account: Account) -> str | None:
         key, self._keys[account] = self._keys[account], None

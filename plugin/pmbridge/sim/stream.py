@@ -20,6 +20,8 @@ CONNECTION_LIFETIME_MS: Final = 24 * 60 * 60 * 1000
 PING_INTERVAL_S: Final = 180.0
 PONG_TIMEOUT_S: Final = 600.0
 CLOSE_TIMEOUT_S: Final = 2.0
+TRANSACTION_LAG_MS: Final = 2
+"""How far the matching engine's T precedes the event time E in pushed frames."""
 
 
 @dataclass(eq=False, slots=True)
@@ -114,21 +116,20 @@ class StreamHub:
                     await sock.ws.ping()
             await asyncio.sleep(max(0.05, min(next_ping, sock.last_pong + timeout) - time.monotonic()))
 
-    async def publish_leverage(self, unit: Unit, symbol: str, leverage: int) -> None:
+    async def publish_leverage(self, unit: Unit, symbol: str, leverage: int, event_ms: int) -> None:
+        """Push a leverage change stamped ``event_ms`` (from ``stamp()``) to every live socket that carries it."""
         receivers: tuple[Account, ...] = ("pm", "usdm") if unit == "UM" else ("pm", "coinm")
-        await self._publish(receivers, unit, {"ac": {"s": symbol, "l": leverage}})
+        await self._publish(receivers, unit, {"ac": {"s": symbol, "l": leverage}}, event_ms)
 
-    async def publish_multi_assets(self, enabled: bool) -> None:
-        await self._publish(("pm", "usdm"), "UM", {"ai": {"j": enabled}})
+    async def publish_multi_assets(self, enabled: bool, event_ms: int) -> None:
+        await self._publish(("pm", "usdm"), "UM", {"ai": {"j": enabled}}, event_ms)
 
-    async def _publish(self, receivers: tuple[Account, ...], unit: Unit, body: dict[str, Any]) -> None:
-        await self.expire_due()
-        event_ms = self.stamp()
+    async def _publish(self, receivers: tuple[Account, ...], unit: Unit, body: dict[str, Any], event_ms: int) -> None:
         for account in receivers:
             frame: dict[str, Any] = {"e": "ACCOUNT_CONFIG_UPDATE"}
             if account == "pm":
                 frame["fs"] = unit
-            frame.update({"E": event_ms, "T": event_ms - 2, **body})
+            frame.update({"E": event_ms, "T": event_ms - TRANSACTION_LAG_MS, **body})
             await self._send(self._live(account), orjson.dumps(frame).decode())
 
     async def push_raw(self, frames: list[Any]) -> int:
@@ -148,8 +149,13 @@ class StreamHub:
         frame = {"e": "listenKeyExpired", "E": str(self.stamp()), "listenKey": key}
         sockets = [s for s in self._sockets if s.account == account and s.key == key and not s.muted]
         await self._send(sockets, orjson.dumps(frame).decode())
-        for sock in sockets:
-            sock.muted = True
+        self.mute(account, key)
+
+    def mute(self, account: Account, key: str) -> None:
+        """The key is dead: its sockets stay open but carry nothing more (what Binance does, said or not)."""
+        for sock in self._sockets:
+            if sock.account == account and sock.key == key:
+                sock.muted = True
 
     async def close_key(self, account: Account, key: str) -> None:
         await self._close([s for s in self._sockets if s.account == account and s.key == key], WSCloseCode.OK)

@@ -24,12 +24,13 @@ class SimulatorThread:
         symbols: int = 8,
         api_key: str | None = None,
         api_secret: str | None = None,
-        seed: int = 0,
+        seed: int | None = None,
         clock_speed: float = 1.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        token_prefix: str | None = None,
     ) -> None:
-        self.simulator = Simulator(symbols, api_key, api_secret, seed, clock_speed)
+        self.simulator = Simulator(symbols, api_key, api_secret, seed, clock_speed, token_prefix)
         self._host, self._port = host, port
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="pmbridge-sim", daemon=True)
@@ -92,15 +93,15 @@ class SimulatorThread:
     def drop(self) -> int:
         return self._call(self.simulator.drop())
 
-    def expire_key(self, account: Account | None = None) -> list[Account]:
-        return self._call(self.simulator.expire_key(account))
+    def expire_key(self, account: Account | None = None, announce: bool = True) -> list[Account]:
+        return self._call(self.simulator.expire_key(account, announce))
 
     def fail(
         self,
         status: int,
         count: int,
         code: int | None = None,
-        retry_after: int | None = None,
+        retry_after: float | None = None,
         paths: list[str] | None = None,
     ) -> None:
         self._call(self.simulator.fail(status, count, code, retry_after, paths))
@@ -111,8 +112,8 @@ class SimulatorThread:
     def push_frames(self, frames: list[Any]) -> int:
         return self._call(self.simulator.push_frames(frames))
 
-    def set_clock(self, speed: float | None = None, advance_ms: int | None = None) -> None:
-        self._call(self.simulator.set_clock(speed, advance_ms))
+    def set_clock(self, speed: float | None = None, advance_ms: int | None = None, keep_keys: bool = False) -> None:
+        self._call(self.simulator.set_clock(speed, advance_ms, keep_keys))
 
     def reset_stats(self) -> None:
         self._call(self.simulator.reset_stats())
@@ -120,6 +121,9 @@ class SimulatorThread:
     def state(self) -> dict[str, Any]:
         # Read on the simulator's loop: its dicts are only ever mutated there.
         return self._call(self._on_loop(self.simulator.state))
+
+    def history(self) -> dict[str, Any]:
+        return self._call(self._on_loop(self.simulator.history))
 
     def stats(self) -> dict[str, Any]:
         return self._call(self._on_loop(self.simulator.stats))
