@@ -330,7 +330,12 @@ def _effects(bridge: Bridge, run: Actions, recorder: ChaosRecorder, slow: SlowPl
             future_events=coordinator.future_events,
         )
     stats = bridge.book.stats()
-    effects.update(book_stale=stats.stale, book_duplicates=stats.duplicates, kept_newer=stats.kept_newer)
+    effects.update(
+        book_stale=stats.stale,
+        book_duplicates=stats.duplicates,
+        kept_newer=stats.kept_newer,
+        superseded_snapshots=stats.superseded,  # an older snapshot that finished after a newer one: skipped
+    )
     effects["plugin_raised"] = sum(n for (plugin, _), n in bridge.pm.errors.items() if plugin == "chaos-raising")
     effects["changes_announced"] = len(recorder.changes)
     if slow is not None:
