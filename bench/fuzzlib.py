@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final, cast
 
+import attrs
 import orjson
 
 from pmbridge import (
@@ -711,14 +712,7 @@ async def fuzz_bridge(
         "dated_ahead": dated,
         "future_events": bridge.coordinator.future_events if bridge.coordinator else 0,
         "applied_expected": applied,
-        "book": {
-            "symbols": stats.symbols,
-            "events": stats.events,
-            "stale": stats.stale,
-            "duplicates": stats.duplicates,
-            "snapshots": stats.snapshots,
-            "kept_newer": stats.kept_newer,
-        },
+        "book": attrs.asdict(stats),
         "stream": {
             "resyncs": coordinator.resyncs,
             "key_renewals": coordinator.stream.key_renewals,

@@ -36,13 +36,14 @@ import os
 import platform
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import childproc
 import orjson
+from childproc import BenchError
 
 LATENCY_TARGETS = {"ratio_p50": 1.5, "ratio_p99": 2.0}
 THROUGHPUT_TARGET = 20_000
@@ -415,72 +416,11 @@ async def role_bare() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # the parent: orchestration
 # ---------------------------------------------------------------------------------------------------------------
-class BenchError(RuntimeError):
-    pass
-
-
-class Child:
-    """One role process; commands go over stdin, answers come back on stdout, stderr goes to a temp file."""
+class Child(childproc.Child):
+    """One role process of this bench (this file run with ``--role``)."""
 
     def __init__(self, name: str) -> None:
-        self.name = name
-        self.proc: asyncio.subprocess.Process | None = None
-        self.errors = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - lives as long as the child
-
-    async def start(self, *args: str) -> None:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            os.path.abspath(__file__),  # noqa: ASYNC240
-            "--role",
-            *args,
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=self.errors,
-            limit=1 << 27,
-        )
-
-    def stderr_tail(self) -> str:
-        self.errors.seek(0)
-        return self.errors.read().decode(errors="replace")[-2000:]
-
-    async def read(self, timeout: float) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdout is not None
-        try:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-        except TimeoutError:
-            raise BenchError(f"{self.name}: no answer within {timeout} s; its stderr:\n{self.stderr_tail()}") from None
-        if not line:
-            code = await asyncio.wait_for(self.proc.wait(), 5)
-            raise BenchError(f"{self.name} exited (code {code}); its stderr:\n{self.stderr_tail()}")
-        message: dict[str, Any] = orjson.loads(line)
-        if message.get("ok") is False:
-            raise BenchError(f"{self.name} failed: {message['error']}; its stderr:\n{self.stderr_tail()}")
-        return message
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(orjson.dumps(message) + b"\n")
-
-    async def ask(self, cmd: str, timeout: float = 30.0, **fields: Any) -> dict[str, Any]:
-        self.send({"cmd": cmd, **fields})
-        return await self.read(timeout)
-
-    async def close(self) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            assert proc.stdin is not None
-            proc.stdin.close()  # EOF: the child leaves its command loop and cleans up
-        try:
-            await asyncio.wait_for(proc.wait(), 5)
-        except TimeoutError:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 3)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
+        super().__init__(name, os.path.abspath(__file__))
 
 
 async def run_latency(args: argparse.Namespace, sim: Child, bridge: Child, bare: Child) -> dict[str, Any]:

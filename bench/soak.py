@@ -68,16 +68,13 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from childproc import BenchError, Child
 
 HOUR_S = 3600.0
 DAY_H = 24.0
 MIB = 1024.0
 REST_WEIGHT_PER_S_MAX = 12.0
 LEVERAGE_RANGE = (1, 25)  # valid on every simulated contract (the smallest maximum is 50x)
-
-
-class BenchError(Exception):
-    pass
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -280,65 +277,22 @@ async def role_bridge() -> None:
 # ---------------------------------------------------------------------------------------------------------------
 # the parent: children, traffic, samples
 # ---------------------------------------------------------------------------------------------------------------
-class BridgeChild:
-    """The bridge process: JSON commands on stdin, answers on stdout, its log in a temp file."""
+class BridgeChild(Child):
+    """The bridge process (this file run with ``--role bridge``); its log is its stderr."""
 
     def __init__(self) -> None:
-        self.proc: asyncio.subprocess.Process | None = None
-        self.log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115 - lives as long as the child
+        super().__init__("bridge", os.path.abspath(__file__))
 
-    async def start(self, start_line: dict[str, Any]) -> dict[str, Any]:
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            os.path.abspath(__file__),  # noqa: ASYNC240
-            "--role",
-            "bridge",
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=self.log,
-            limit=1 << 26,
-        )
+    async def start_bridge(self, start_line: dict[str, Any]) -> dict[str, Any]:
+        await self.start("bridge")
         self.send(start_line)
         return await self.read(90.0)
 
-    def log_text(self) -> str:
-        self.log.seek(0)
-        return self.log.read().decode(errors="replace")
-
-    def send(self, message: dict[str, Any]) -> None:
-        assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(orjson.dumps(message) + b"\n")
-
-    async def read(self, timeout: float) -> dict[str, Any]:
-        assert self.proc is not None and self.proc.stdout is not None
-        try:
-            line = await asyncio.wait_for(self.proc.stdout.readline(), timeout)
-        except TimeoutError:
-            raise BenchError(f"bridge: no answer within {timeout} s; its log:\n{self.log_text()[-2000:]}") from None
-        if not line:
-            code = await asyncio.wait_for(self.proc.wait(), 5)
-            raise BenchError(f"bridge exited (code {code}); its log:\n{self.log_text()[-2000:]}")
-        message: dict[str, Any] = orjson.loads(line)
-        if message.get("ok") is False:
-            raise BenchError(f"bridge failed: {message['error']}")
-        return message
-
     async def ask(self, cmd: str, timeout: float = 60.0, **fields: Any) -> dict[str, Any]:
-        self.send({"cmd": cmd, **fields})
-        return await self.read(timeout)
+        return await super().ask(cmd, timeout, **fields)
 
-    async def close(self) -> None:
-        proc = self.proc
-        if proc is None or proc.returncode is not None:
-            return
-        with contextlib.suppress(Exception):
-            assert proc.stdin is not None
-            proc.stdin.close()
-        try:
-            await asyncio.wait_for(proc.wait(), 10)
-        except TimeoutError:
-            proc.terminate()
-            await proc.wait()
+    async def close(self, timeout: float = 10.0) -> None:
+        await super().close(timeout)
 
 
 async def start_simulator(args: argparse.Namespace, log: Any) -> tuple[asyncio.subprocess.Process, dict[str, Any]]:
@@ -499,7 +453,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     sim_proc, sim = await start_simulator(args, sim_log)
     bridge = BridgeChild()
     try:
-        ready = await bridge.start(
+        ready = await bridge.start_bridge(
             {
                 "base_url": sim["base_url"],
                 "api_key": sim["api_key"],
@@ -637,7 +591,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     if "tracemalloc_top" in growth:
         report["tracemalloc_top"] = growth["tracemalloc_top"]
     report["bridge_stop_s"] = stop["stop_s"]
-    log = bridge.log_text()
+    log = bridge.stderr_text()
     report["bridge_log"] = {
         "lines": log.count("\n"),
         "errors": log.count("ERROR"),
