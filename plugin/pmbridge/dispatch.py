@@ -101,7 +101,6 @@ class Dispatcher:
         self.lane_limit = lane_limit
         self.tick = max(budget / 5.0, 0.002)
         self.lanes: dict[str, _Lane] = {}
-        self.detached: dict[str, str] = {}
         self._queue: deque[Any] = deque()
         self._append = self._queue.append
         self._wake = threading.Event()
@@ -222,7 +221,6 @@ class Dispatcher:
 
     def _new_lane(self, plugin: str, reason: str) -> _Lane:
         lane = _Lane(plugin, reason, self.lane_limit)
-        self.detached[plugin] = reason
         self.lanes = {**self.lanes, plugin: lane}  # swapped whole: the worker reads it without a lock
         return lane
 

@@ -99,19 +99,21 @@ class PluginManager(pluggy.PluginManager):
         if registered is not None and inline:
             self._inline.add(registered)
             self._trusted.add(registered)
-        self._impls.clear()
-        self._split.clear()
-        self.queued_reversed_cache.clear()
+        self._clear_caches()
         if registered is not None:
             self._replay_history(registered)
         return registered
 
     def unregister(self, plugin: object | None = None, name: str | None = None) -> Any | None:
         removed = super().unregister(plugin, name)
+        self._clear_caches()
+        return removed
+
+    def _clear_caches(self) -> None:
+        """Who implements what changed: the per-hook call lists are rebuilt on next use."""
         self._impls.clear()
         self._split.clear()
         self.queued_reversed_cache.clear()
-        return removed
 
     def get_canonical_name(self, plugin: object) -> str:
         # A readable default: a raising plugin is logged by this name, so "140605429727120" would help nobody.

@@ -1,5 +1,7 @@
 """The enforce policy against an adversary that flips the leverage back as fast as it can, on its own thread.
 
+(It replaced test_mixin's test of the same rule, where the test itself flipped between checks.)
+
 pmbridge must make a bounded number of set_leverage calls (``enforce_max_reverts`` per pair within
 ``enforce_window``), then stop fighting that pair, say so once, and keep enforcing the pairs nobody fights over.
 """
@@ -78,6 +80,8 @@ def test_enforce_makes_bounded_calls_then_stops_and_alerts(
         # The set-back at start counts in the window too: MAX_REVERTS set-backs of ETH in all, then no more.
         assert calls_fighting == MAX_REVERTS - 1, f"bounded: {calls_fighting} set_leverage calls in {FIGHT_S} s"
         assert adversary.flips == MAX_REVERTS, "the adversary's last flip is left alone"
+        # BTC and ETH at start, ETH twice while fought over, BTC once more after: nothing else was set.
+        assert runtime.enforcer.set_backs == 2 + (MAX_REVERTS - 1) + 1
         assert sim.state()["leverage"]["UM"]["ETHUSDT"] == 9
         alerts = [r.getMessage() for r in caplog.records if "stopped enforcing ETH/USDT:USDT" in r.getMessage()]
         assert len(alerts) == 1, "said once, not on every bot loop"

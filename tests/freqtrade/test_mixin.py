@@ -138,43 +138,6 @@ def test_dry_run_enforce_sets_the_exchange_back(tmp_path: Path, sim: SimulatorTh
         strategy.ft_bot_cleanup()
 
 
-def test_enforce_stops_fighting_an_adversary_and_says_so(
-    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any], caplog: pytest.LogCaptureFixture
-) -> None:
-    strategy = load(
-        tmp_path,
-        RunMode.DRY_RUN,
-        sim_env,
-        {"policy": "enforce", "leverage": 4, "enforce_min_interval": 0.05, "enforce_max_reverts": 3},
-    )
-    strategy.ft_bot_start()
-    try:
-        runtime = strategy.pmbridge
-        strategy.bot_loop_start(current_time=time.time())
-        until(lambda: sim.state()["leverage"]["UM"]["ETHUSDT"] == 4, what="enforcement at start")
-        flips = 0
-        for _ in range(6):  # someone keeps flipping it back
-            sim.set_leverage("ETHUSDT", 9)
-            flips += 1
-            until(
-                lambda: sim.state()["leverage"]["UM"]["ETHUSDT"] != 9 or runtime.enforcer.given_up,
-                what="a set-back or giving up",
-            )
-            if runtime.enforcer.given_up:
-                break
-        until(lambda: "ETH/USDT:USDT" in runtime.enforcer.given_up, what="giving up")
-        with caplog.at_level("WARNING"):
-            strategy.bot_loop_start(current_time=time.time())
-        assert "pmbridge stopped enforcing ETH/USDT:USDT" in caplog.text
-        assert runtime.enforcer.set_backs == 4  # BTC and ETH at start, then ETH twice; its third flip is left alone
-        assert runtime.enforcer.given_up == {"ETH/USDT:USDT"}
-        assert flips == 3
-        time.sleep(0.5)
-        assert sim.state()["leverage"]["UM"]["ETHUSDT"] == 9  # left alone
-    finally:
-        strategy.ft_bot_cleanup()
-
-
 def test_switch_to_hedge_mode_is_said_loudly_with_what_to_do(
     tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any], caplog: pytest.LogCaptureFixture
 ) -> None:
