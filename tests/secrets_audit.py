@@ -44,7 +44,7 @@ import attrs
 import orjson
 import pytest
 
-from pmbridge.sim.state import ENV_SEED, ENV_TOKEN_PREFIX, token_settings, token_source
+from pmbridge.sim.tokens import ENV_SEED, ENV_TOKEN_PREFIX, token_settings, token_source
 
 SENTINEL: Final = "PMBSENTINEL"
 SEED: Final = 20_240_601

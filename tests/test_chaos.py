@@ -34,7 +34,7 @@ from pmbridge.sim.chaos.steps import (
     SetLeverage,
     StaleFrame,
 )
-from pmbridge.sim.markets import Catalogue
+from pmbridge.sim.market.catalogue import Catalogue
 
 CI_SEEDS = range(len(FAULT_KINDS))
 E1, E2, E3 = 1_700_000_000_001, 1_700_000_000_005, 1_700_000_000_009

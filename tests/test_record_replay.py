@@ -28,7 +28,7 @@ import requests
 from pmbridge.cli import record, replay
 from pmbridge.recording import RecordingError
 from pmbridge.sim import SimulatorThread
-from pmbridge.sim.state import token_source
+from pmbridge.sim.tokens import token_source
 from pmbridge.timeline import LeverageTimeline
 
 from .secrets_audit import audit_secrets

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from pmbridge.sim import Simulator
-from pmbridge.sim.state import ENV_SEED, ENV_TOKEN_PREFIX
+from pmbridge.sim.tokens import ENV_SEED, ENV_TOKEN_PREFIX
 
 from .secrets_audit import SENTINEL
 

@@ -12,16 +12,20 @@ from pmbridge.sim import Simulator
 from ..helpers import ccxt_logger
 
 
-def make_exchange(sim: Simulator, *, portfolio_margin: bool = True, **overrides: Any) -> Any:
+def make_exchange(sim: Simulator, account: str = "pm", **overrides: Any) -> Any:
+    """Real ccxt with ``account``'s own key: ``pm`` through ccxt's ``portfolioMargin`` option, ``usdm`` and ``coinm``
+    as plain futures accounts (swap / inverse by default)."""
     config = sim.ccxt_config
-    options = {**config["options"], "portfolioMargin": portfolio_margin}
+    key, secret = sim.credentials(account)
+    default_type = {"pm": "future", "usdm": "swap", "coinm": "delivery"}[account]
+    options = {**config["options"], "portfolioMargin": account == "pm", "defaultType": default_type}
     return ccxta.binance(
         {
             **config,
-            "apiKey": sim.api_key,
-            "secret": sim.api_secret,
+            "apiKey": key,
+            "secret": secret,
             "options": options,
-            "logger": ccxt_logger(sim.api_key, sim.api_secret),
+            "logger": ccxt_logger(key, secret),
             **overrides,
         }
     )

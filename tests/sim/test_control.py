@@ -93,15 +93,24 @@ async def test_state_and_stats_shapes_without_secrets(
         state_text = await resp.text()
     state = json.loads(state_text)
     assert set(state) == {
+        "type",
         "time_ms",
         "clock_speed",
         "leverage",
         "margin_type",
         "multi_assets",
         "dual_side_position",
+        "balances",
+        "positions",
+        "open_orders",
+        "open_algo_orders",
         "sockets",
         "listen_key_active",
+        "accounts",
     }
+    assert state["type"] == "pm" and set(state["accounts"]) == {"pm", "usdm", "coinm"}
+    assert state["accounts"]["usdm"]["dual_side_position"] is False  # another account
+    assert state["balances"]["collateral"] == {"USDT": "10000"} and state["positions"] == []
     assert state["leverage"]["UM"]["BTCUSDT"] == 20 and state["leverage"]["CM"]["BTCUSD_PERP"] == 20
     assert state["margin_type"]["CM"]["ETHUSD_PERP"] == "CROSSED"
     assert (state["multi_assets"], state["dual_side_position"]) == (False, True)
@@ -148,10 +157,10 @@ def test_simulator_thread_serves_sync_ccxt() -> None:
         assert ex.load_markets()["BTC/USD:BTC"]["id"] == "BTCUSD_PERP"
         ex.set_leverage(42, "BTC/USDT:USDT")
         assert sim.state()["leverage"]["UM"]["BTCUSDT"] == 42
-        assert sim.set_leverage("ETHUSDT", 5) == {"symbol": "ETHUSDT", "leverage": 5, "unit": "UM"}
+        assert sim.set_leverage("ETHUSDT", 5) == {"symbol": "ETHUSDT", "leverage": 5, "unit": "UM", "account": "pm"}
         assert ex.papiGetUmSymbolConfig({"symbol": "ETHUSDT"})[0]["leverage"] == 5
         assert sim.stats()["rest_calls"]["POST /papi/v1/um/leverage"] == 1
-        assert set(sim.startup_info()) == {"base_url", "api_key", "api_secret", "ccxt_config"}
+        assert set(sim.startup_info()) == {"base_url", "api_key", "api_secret", "ccxt_config", "accounts"}
 
 
 def test_module_entry_point_prints_one_json_line_and_exits_on_sigterm() -> None:
@@ -166,7 +175,9 @@ def test_module_entry_point_prints_one_json_line_and_exits_on_sigterm() -> None:
     try:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())
-        assert set(info) == {"base_url", "api_key", "api_secret", "ccxt_config"}
+        assert set(info) == {"base_url", "api_key", "api_secret", "ccxt_config", "accounts"}
+        assert [a["type"] for a in info["accounts"]] == ["pm", "usdm", "coinm"]
+        assert info["accounts"][0]["api_key"] == info["api_key"]  # the default account is the PM one
         assert info["base_url"].startswith("http://127.0.0.1:")
         key, secret = info["api_key"], info["api_secret"]
         ex = ccxt.binance({**info["ccxt_config"], "apiKey": key, "secret": secret, "logger": ccxt_logger(key, secret)})

@@ -17,14 +17,15 @@ from .conftest import make_exchange
 
 MINUTE = 60_000
 EIGHT_HOURS = 8 * 3_600_000
-TICK = 0.1
+TICK = 0.1  # BTCUSDT's tick size
+TICKS = {"BTC/USDT:USDT": 0.1, "ETH/USDT:USDT": 0.01}
 
 
 @pytest.fixture
 async def usdm(sim: Simulator) -> AsyncIterator[Any]:
     # A plain USDⓈ-M client, the way Freqtrade builds its binance exchange; no client-side throttle (all-symbol
     # tickers cost 40 weight, which ccxt would otherwise sleep off for 2 s).
-    ex = make_exchange(sim, portfolio_margin=False, enableRateLimit=False)
+    ex = make_exchange(sim, "usdm", enableRateLimit=False)
     try:
         await ex.load_markets()
         yield ex
@@ -73,7 +74,7 @@ async def test_same_seed_same_market() -> None:
         since = (int(time.time() * 1000) // MINUTE - 60) * MINUTE
         rows = []
         for sim in (a, b, c):
-            ex = make_exchange(sim, portfolio_margin=False)
+            ex = make_exchange(sim, "usdm")
             try:
                 rows.append(await ex.fetch_ohlcv("BTC/USDT:USDT", "1m", since=since, limit=30))
             finally:
@@ -118,7 +119,7 @@ async def test_tickers_book_and_last_prices_agree(usdm: Any) -> None:
     quotes = await usdm.fetch_bids_asks(["BTC/USDT:USDT", "ETH/USDT:USDT"])
     for symbol, quote in quotes.items():
         assert 0 < quote["bid"] < quote["ask"]
-        assert quote["ask"] - quote["bid"] == pytest.approx(TICK)
+        assert quote["ask"] - quote["bid"] == pytest.approx(TICKS[symbol])
         assert quote["bid"] == pytest.approx(tickers[symbol]["last"], rel=0.005)
     book = await usdm.fetch_order_book("BTC/USDT:USDT", 20)
     bids, asks = [b[0] for b in book["bids"]], [a[0] for a in book["asks"]]

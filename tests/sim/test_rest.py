@@ -79,7 +79,7 @@ async def test_signed_snapshot_calls_answer_binance_shapes(sim: Simulator, excha
         {
             "symbol": "ETHUSDT",
             "marginType": "CROSSED",
-            "isAutoAddMargin": "false",
+            "isAutoAddMargin": "false",  # a string on papi, a boolean on fapi (each SDK's model)
             "leverage": 7,
             "maxNotionalValue": configs[0]["maxNotionalValue"],
         }
@@ -162,7 +162,7 @@ async def test_signature_over_query_and_body_together(sim: Simulator, http: aioh
     body = f"leverage=9&timestamp={int(time.time() * 1000)}"
     sig = hmac.new(sim.api_secret.encode(), (query + body).encode(), hashlib.sha256).hexdigest()
     async with http.post(
-        f"{sim.base_url}/fapi/v1/leverage?{query}",
+        f"{sim.base_url}/papi/v1/um/leverage?{query}",
         data=f"{body}&signature={sig}",
         headers={"X-MBX-APIKEY": sim.api_key, "Content-Type": "application/x-www-form-urlencoded"},
     ) as resp:
@@ -186,26 +186,40 @@ async def test_listen_key_lifecycle(sim: Simulator, exchange: Any) -> None:
     assert sim.state()["listen_key_active"]["pm"] is False
 
 
-async def test_usdm_and_coinm_endpoints(sim: Simulator) -> None:
+async def test_usdm_and_coinm_accounts_have_their_own_keys_and_endpoints(sim: Simulator) -> None:
     # ccxt's client-side throttle would sleep 1.5 s per weight-30 flag call; the simulator does not need it.
-    ex = make_exchange(sim, portfolio_margin=False, enableRateLimit=False)
+    usdm, coinm = make_exchange(sim, "usdm", enableRateLimit=False), make_exchange(sim, "coinm", enableRateLimit=False)
     try:
-        await sim.set_multi_assets(True)
-        await sim.set_position_mode(True)
-        assert await ex.fapiPrivateGetMultiAssetsMargin() == {"multiAssetsMargin": True}
-        assert await ex.fapiPrivateGetPositionSideDual() == {"dualSidePosition": True}
-        assert await ex.dapiPrivateGetPositionSideDual() == {"dualSidePosition": True}
-        assert (await ex.set_leverage(11, "BTC/USD:BTC"))["symbol"] == "BTCUSD_PERP"
-        account = await ex.dapiPrivateGetAccount()
+        await sim.set_multi_assets(True, account="usdm")
+        await sim.set_position_mode(True, account="usdm")
+        await sim.set_position_mode(True, account="coinm")
+        assert await usdm.fapiPrivateGetMultiAssetsMargin() == {"multiAssetsMargin": True}
+        assert await usdm.fapiPrivateGetPositionSideDual() == {"dualSidePosition": True}
+        assert await coinm.dapiPrivateGetPositionSideDual() == {"dualSidePosition": True}
+        assert (await coinm.set_leverage(11, "BTC/USD:BTC"))["symbol"] == "BTCUSD_PERP"
+        account = await coinm.dapiPrivateGetAccount()
         sides = {p["positionSide"] for p in account["positions"] if p["symbol"] == "BTCUSD_PERP"}
         assert sides == {"LONG", "SHORT"}
         assert {p["leverage"] for p in account["positions"] if p["symbol"] == "BTCUSD_PERP"} == {"11"}
-        fapi_key = (await ex.fapiPrivatePostListenKey())["listenKey"]
-        dapi_key = (await ex.dapiPrivatePostListenKey())["listenKey"]
+        fapi_key = (await usdm.fapiPrivatePostListenKey())["listenKey"]
+        dapi_key = (await coinm.dapiPrivatePostListenKey())["listenKey"]
         assert fapi_key != dapi_key
         assert sim.state()["listen_key_active"] == {"pm": False, "usdm": True, "coinm": True}
+        # One account's key is not another's: a futures key on papi (and the reverse) is refused like on Binance.
+        with pytest.raises(ccxt.ExchangeError, match="-2015"):
+            await usdm.papiGetUmAccountConfig()
+        with pytest.raises(ccxt.ExchangeError, match="-2015"):
+            await coinm.fapiPrivateGetPositionSideDual()
     finally:
-        await ex.close()
+        await usdm.close()
+        await coinm.close()
+
+
+async def test_a_portfolio_margin_key_is_refused_on_fapi_as_binance_does(sim: Simulator, exchange: Any) -> None:
+    for call in (exchange.fapiPrivateGetPositionSideDual, exchange.fapiPrivateGetMultiAssetsMargin,
+                 exchange.fapiPrivateV3GetAccount, exchange.fapiPrivatePostListenKey):  # fmt: skip
+        with pytest.raises(ccxt.ExchangeError, match="-2015"):
+            await call()
 
 
 async def test_weight_header_and_unknown_route(sim: Simulator, http: aiohttp.ClientSession) -> None:

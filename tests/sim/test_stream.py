@@ -17,8 +17,13 @@ from .conftest import make_exchange
 RECV_TIMEOUT_S = 2.0
 
 
-async def post_key(sim: Simulator, http: aiohttp.ClientSession, api: str) -> str:
-    async with http.post(f"{sim.base_url}/{api}/v1/listenKey", headers={"X-MBX-APIKEY": sim.api_key}) as resp:
+API_OF = {"pm": "papi", "usdm": "fapi", "coinm": "dapi"}
+
+
+async def post_key(sim: Simulator, http: aiohttp.ClientSession, account: str) -> str:
+    """A listenKey of ``account``'s own API key (each simulated account has its own)."""
+    api_key = sim.credentials(account)[0]
+    async with http.post(f"{sim.base_url}/{API_OF[account]}/v1/listenKey", headers={"X-MBX-APIKEY": api_key}) as resp:
         assert resp.status == 200
         key: str = (await resp.json())["listenKey"]
         return key
@@ -32,8 +37,7 @@ def ws_url(sim: Simulator, account: str, key: str) -> str:
 
 
 async def connect(sim: Simulator, http: aiohttp.ClientSession, account: str) -> aiohttp.ClientWebSocketResponse:
-    api = {"pm": "papi", "usdm": "fapi", "coinm": "dapi"}[account]
-    key = await post_key(sim, http, api)
+    key = await post_key(sim, http, account)
     ws = await http.ws_connect(ws_url(sim, account, key))
     await wait_for(lambda: sim.state()["sockets"][account] >= 1)
     return ws
@@ -77,16 +81,25 @@ async def test_rest_leverage_pushes_pm_frame(sim: Simulator, http: aiohttp.Clien
     await ws.close()
 
 
-async def test_app_change_reaches_each_account_type_in_its_flavour(sim: Simulator, http: aiohttp.ClientSession) -> None:
+async def test_each_account_hears_only_its_own_changes_in_its_flavour(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
     pm, usdm, coinm = [await connect(sim, http, a) for a in ("pm", "usdm", "coinm")]
+    # The PM account trades both units: its COIN-M change carries fs, and no other account hears it.
     async with http.post(f"{sim.base_url}/_sim/leverage", json={"symbol": "BTCUSD_PERP", "leverage": 50}) as resp:
-        assert await resp.json() == {"symbol": "BTCUSD_PERP", "leverage": 50, "unit": "CM"}
-    pm_frame, coinm_frame = await recv_json(pm), await recv_json(coinm)
+        assert await resp.json() == {"symbol": "BTCUSD_PERP", "leverage": 50, "unit": "CM", "account": "pm"}
+    pm_frame = await recv_json(pm)
     assert pm_frame["fs"] == "CM" and pm_frame["ac"] == {"s": "BTCUSD_PERP", "l": 50}
-    assert "fs" not in coinm_frame and coinm_frame["ac"] == {"s": "BTCUSD_PERP", "l": 50}
-    await assert_silent(usdm, 0.1)  # a COIN-M change is not USDⓈ-M's business
+    await assert_silent(coinm, 0.1)
+    await assert_silent(usdm, 0.1)
 
-    await sim.set_leverage("XRPUSDT", 3)
+    body = {"symbol": "BTCUSD_PERP", "leverage": 40, "account": "coinm"}
+    async with http.post(f"{sim.base_url}/_sim/leverage", json=body) as resp:
+        assert resp.status == 200
+    coinm_frame = await recv_json(coinm)
+    assert "fs" not in coinm_frame and coinm_frame["ac"] == {"s": "BTCUSD_PERP", "l": 40}
+
+    await sim.set_leverage("XRPUSDT", 3, account="usdm")
     usdm_frame = await recv_json(usdm)
     assert usdm_frame == {
         "e": "ACCOUNT_CONFIG_UPDATE",
@@ -94,15 +107,17 @@ async def test_app_change_reaches_each_account_type_in_its_flavour(sim: Simulato
         "T": usdm_frame["E"] - 2,
         "ac": {"s": "XRPUSDT", "l": 3},
     }
-    assert (await recv_json(pm))["ac"] == {"s": "XRPUSDT", "l": 3}
+    await assert_silent(pm, 0.1)
+    assert sim.state()["leverage"]["UM"]["XRPUSDT"] == 20  # the default (PM) account is another account
+    assert sim.state()["accounts"]["usdm"]["leverage"]["UM"]["XRPUSDT"] == 3
 
-    async with http.post(f"{sim.base_url}/_sim/multi_assets", json={"enabled": True}) as resp:
-        assert resp.status == 200
-    ai_pm, ai_usdm = await recv_json(pm), await recv_json(usdm)
-    assert ai_pm["fs"] == "UM" and ai_pm["ai"] == {"j": True}
-    assert "fs" not in ai_usdm and ai_usdm["ai"] == {"j": True}
+    for account, ws in (("pm", pm), ("usdm", usdm)):
+        async with http.post(f"{sim.base_url}/_sim/multi_assets", json={"enabled": True, "account": account}) as resp:
+            assert resp.status == 200
+        frame = await recv_json(ws)
+        assert frame["ai"] == {"j": True} and ("fs" in frame) == (account == "pm")
     await assert_silent(coinm, 0.1)
-    assert pm_frame["E"] < ai_pm["E"]  # strictly increasing even within one clock millisecond
+    assert pm_frame["E"] < frame["E"]  # strictly increasing even within one clock millisecond
     for ws in (pm, usdm, coinm):
         await ws.close()
 
@@ -153,7 +168,7 @@ async def test_unknown_key_is_accepted_then_closed_1008(sim: Simulator, http: ai
     assert msg.type == aiohttp.WSMsgType.CLOSE
     assert ws.close_code == 1008
     # A usdm key is not a pm key.
-    key = await post_key(sim, http, "fapi")
+    key = await post_key(sim, http, "usdm")
     ws = await http.ws_connect(ws_url(sim, "pm", key))
     assert (await ws.receive(timeout=RECV_TIMEOUT_S)).type == aiohttp.WSMsgType.CLOSE
 
@@ -167,7 +182,7 @@ async def test_expired_key_announces_then_goes_silent(sim: Simulator, http: aioh
     assert isinstance(frame["E"], str) and frame["E"].isdigit()
     assert len(frame["listenKey"]) == 64
     # The socket stays open but hears nothing more, not even after a fresh key is made for the account.
-    await post_key(sim, http, "papi")
+    await post_key(sim, http, "pm")
     await sim.set_leverage("BTCUSDT", 30)
     await sim.push_frames([{"e": "x"}])
     await assert_silent(ws)
@@ -229,7 +244,7 @@ async def test_server_pings_and_drops_a_client_that_never_pongs(http: aiohttp.Cl
     # speed 600: ping every 0.5 s, pong deadline 5 s (the floors).
     async with Simulator(clock_speed=600.0) as fast:
         polite = await connect(fast, http, "pm")  # aiohttp's client answers pings by itself
-        key = await post_key(fast, http, "papi")
+        key = await post_key(fast, http, "pm")
         mute = await http.ws_connect(ws_url(fast, "pm", key), autoping=False)
         first = await mute.receive(timeout=2)
         assert first.type == aiohttp.WSMsgType.PING

@@ -47,6 +47,10 @@ class Enforcer:
         self._last_attempt: dict[str, float] = {}
         self._pending: set[str] = set()
         self._recheck: set[str] = set()
+        self._unconfirmed: dict[str, int] = {}
+        """Pairs set back whose confirmation the stream has not brought yet: the book entry's receipt position
+        (``seq``) when the set-back was sent. Binance answers the REST call and pushes the event independently, so
+        the answer often comes first; until the book moves, the old value there is not a reason to set it again."""
         self.given_up: set[str] = set()
         self.set_backs = 0
 
@@ -75,6 +79,9 @@ class Enforcer:
         entry = bridge.book.get(pair)
         if entry is None:
             return
+        if self._unconfirmed.get(pair) == entry.seq:
+            return  # our own set-back is on its way through the stream; anything newer would have moved seq
+        self._unconfirmed.pop(pair, None)
         wanted = self.wanted(pair, entry.leverage)
         if wanted is None:
             return
@@ -105,8 +112,12 @@ class Enforcer:
             unit, exchange_symbol = found
             self._last_attempt[pair] = time.monotonic()
             self._reverts.setdefault(pair, deque()).append(time.monotonic())
-            old = bridge.book.leverage(pair)
+            before = bridge.book.get(pair)
+            old = None if before is None else before.leverage
             await bridge.set_leverage(unit, exchange_symbol, wanted)
+            after = bridge.book.get(pair)
+            if before is not None and after is not None and after.seq == before.seq:
+                self._unconfirmed[pair] = after.seq
             self.set_backs += 1
             policy = self.settings.for_pair(pair)[0]
             why = "policy enforce" if policy == "enforce" else "outside the configured min/max leverage"

@@ -10,7 +10,7 @@ import sys
 import orjson
 
 from .server import Simulator
-from .state import token_settings, token_source
+from .tokens import token_settings, token_source
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:

@@ -17,7 +17,13 @@ MESSAGES: Final[dict[int, str]] = {
     -1125: "This listenKey does not exist.",
     -1130: "Data sent for parameter is not valid.",
     -1131: "recvWindow must be less than 60000",
+    -1116: "Invalid orderType.",
+    -1117: "Invalid side.",
+    -2011: "Unknown order sent.",
+    -2013: "Order does not exist.",
     -2015: "Invalid API-key, IP, or permissions for action.",
+    -2019: "Margin is insufficient.",
+    -2022: "ReduceOnly Order is rejected.",
     -4028: "Leverage is not valid",
 }
 

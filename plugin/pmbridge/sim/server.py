@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from decimal import Decimal
 from types import TracebackType
 from typing import Any, Final, Self
 
 from aiohttp import web
 
-from .control import ControlRoutes
+from .api.accounts import AccountRoutes
+from .api.control import ControlRoutes
+from .api.http import ENGINE, binance_middleware
+from .api.metering import weight_of
+from .api.public import MarketDataRoutes
+from .api.trading import TradingRoutes
 from .engine import Engine
-from .marketdata import MarketDataRoutes
-from .rest import ENGINE, RestRoutes, binance_middleware
-from .state import Account, token_settings, token_source
+from .stream.combined import CombinedProtocol
+from .tokens import token_settings, token_source
+from .venue.account import ACCOUNT_TYPES, AccountType
 
 log = logging.getLogger(__name__)
 
@@ -47,12 +53,13 @@ _CCXT_API_PATHS: Final[dict[str, str]] = {
 
 
 class Simulator:
-    """A local Binance (Portfolio Margin papi, USDⓈ-M fapi, COIN-M dapi) for one account.
+    """A local Binance with one account of each type: Portfolio Margin (papi, the default account), USDⓈ-M (fapi)
+    and COIN-M (dapi), each with its own API key, secret and listenKey, sharing one market.
 
     `seed` 0 draws credentials and listen keys from the OS; any other value makes them (and the prices)
-    reproducible. `token_prefix` starts the API key and secret it makes up and every listenKey it issues, so a
-    test can spot one wherever it leaked. Left None, both come from `PMBRIDGE_SIM_SEED` and
-    `PMBRIDGE_SIM_TOKEN_PREFIX` (unset: 0 and no prefix).
+    reproducible. `token_prefix` starts every API key, secret and listenKey it issues, so a test can spot one
+    wherever it leaked. Left None, both come from `PMBRIDGE_SIM_SEED` and `PMBRIDGE_SIM_TOKEN_PREFIX` (unset: 0 and no
+    prefix). `api_key`/`api_secret` set the default (PM) account's credentials.
     """
 
     def __init__(
@@ -63,12 +70,19 @@ class Simulator:
         seed: int | None = None,
         clock_speed: float = 1.0,
         token_prefix: str | None = None,
+        accounts: tuple[AccountType, ...] = ACCOUNT_TYPES,
     ) -> None:
         seed, token_prefix = token_settings(seed, token_prefix)
         new_token = token_source(seed, token_prefix)
-        self._api_key = api_key or new_token()
-        self._api_secret = api_secret or new_token()
-        self.engine = Engine(symbols, self._api_key, self._api_secret, clock_speed, new_token, seed)
+        if not accounts or any(a not in ACCOUNT_TYPES for a in accounts):
+            raise ValueError(f"accounts must be some of {', '.join(ACCOUNT_TYPES)}, got {accounts!r}")
+        credentials: dict[AccountType, tuple[str, str]] = {}
+        for kind in dict.fromkeys(accounts):
+            key, secret = new_token(), new_token()
+            if kind == accounts[0]:
+                key, secret = api_key or key, api_secret or secret
+            credentials[kind] = (key, secret)
+        self.engine = Engine(symbols, credentials, clock_speed, new_token, seed)
         self._runner: web.AppRunner | None = None
         self._ticker: asyncio.Task[None] | None = None
         self._base_url: str | None = None
@@ -76,10 +90,13 @@ class Simulator:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         if self._runner is not None:
             raise RuntimeError("Simulator.start() was called twice; stop() it first or use a new Simulator")
-        app = web.Application(middlewares=[binance_middleware])
-        app[ENGINE] = self.engine
-        app.add_routes(RestRoutes(self.engine).routes() + ControlRoutes(self.engine).routes() + self._ws_routes())
-        app.add_routes(MarketDataRoutes(self.engine.market).routes())
+        engine = self.engine
+        app = web.Application(middlewares=[binance_middleware(weight_of)])
+        app[ENGINE] = engine
+        app.add_routes(AccountRoutes(engine).routes())
+        app.add_routes(TradingRoutes(engine, "fapi").routes() + TradingRoutes(engine, "papi").routes())
+        app.add_routes(ControlRoutes(engine).routes() + self._ws_routes())
+        app.add_routes(MarketDataRoutes(engine.market).routes())
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -120,15 +137,27 @@ class Simulator:
         async def coinm(request: web.Request) -> web.StreamResponse:
             return await hub.serve(request, "coinm", request.match_info["key"])
 
-        return [web.get("/pm/ws/{key}", pm), web.get("/private/ws", usdm), web.get("/ws/{key}", coinm)]
+        def combined(account: AccountType) -> Any:
+            async def handle(request: web.Request) -> web.StreamResponse:
+                return await hub.serve(request, None, "", combined=True, on_message=CombinedProtocol(hub, account))
+
+            return handle
+
+        return [
+            web.get("/pm/ws/{key}", pm),
+            web.get("/private/ws", usdm),
+            web.get("/ws/{key}", coinm),
+            web.get("/pm/stream", combined("pm")),
+            web.get("/private/stream", combined("usdm")),
+        ]
 
     async def _tick_forever(self) -> None:
         while True:
             await asyncio.sleep(TICK_S)
             try:
-                await self.engine.tick()
+                self.engine.tick()
             except Exception:
-                log.exception("simulator tick failed; expiries and 24 h cuts may lag until the next tick")
+                log.exception("simulator tick failed; fills, triggers, expiries and 24 h cuts may lag until the next")
 
     @property
     def base_url(self) -> str:
@@ -136,13 +165,18 @@ class Simulator:
             raise RuntimeError("the simulator is not running: await sim.start() first")
         return self._base_url
 
+    def credentials(self, account: str | None = None) -> tuple[str, str]:
+        """``(api_key, api_secret)`` of an account (``pm``, ``usdm``, ``coinm``; default: the PM account)."""
+        acc = self.engine.account(account)
+        return acc.api_key, acc.api_secret
+
     @property
     def api_key(self) -> str:
-        return self._api_key
+        return self.credentials()[0]
 
     @property
     def api_secret(self) -> str:
-        return self._api_secret
+        return self.credentials()[1]
 
     @property
     def ccxt_config(self) -> dict[str, Any]:
@@ -154,28 +188,61 @@ class Simulator:
         }
 
     def startup_info(self) -> dict[str, Any]:
+        """How to connect: the default account's credentials at the top, every account under ``accounts``."""
         return {
             "base_url": self.base_url,
             "api_key": self.api_key,
             "api_secret": self.api_secret,
             "ccxt_config": self.ccxt_config,
+            "accounts": [
+                {"type": kind, "api_key": acc.api_key, "api_secret": acc.api_secret}
+                for kind, acc in self.engine.venue.accounts.items()
+            ],
         }
 
-    async def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
-        """A leverage change made in the Binance app: validated like REST, pushed to every stream that carries it."""
-        return await self.engine.set_leverage(symbol, leverage)
+    # -- the app and the tester (each also at /_sim/...) ---------------------------------------------------------
+    async def set_leverage(self, symbol: str, leverage: int, account: str | None = None) -> dict[str, Any]:
+        """A leverage change made in the Binance app: validated like REST, pushed to the account's streams."""
+        return self.engine.set_leverage(symbol, leverage, account=account)
 
-    async def set_multi_assets(self, enabled: bool) -> None:
-        await self.engine.set_multi_assets(enabled)
+    async def set_multi_assets(self, enabled: bool, account: str | None = None) -> None:
+        self.engine.set_multi_assets(enabled, account)
 
-    async def set_position_mode(self, dual_side: bool) -> None:
-        self.engine.set_position_mode(dual_side)
+    async def set_position_mode(self, dual_side: bool, account: str | None = None) -> None:
+        self.engine.set_position_mode(dual_side, account)
+
+    async def set_price(self, symbol: str, price: float | None) -> dict[str, Any]:
+        """Pin ``symbol``'s last and mark price from now on (None releases it); resting orders, stops and
+        liquidations react at once."""
+        return self.engine.set_price(symbol, price)
+
+    async def place_order(self, account: str | None = None, **fields: Any) -> dict[str, Any]:
+        return self.engine.app.place_order(account, **fields)
+
+    async def place_algo_order(self, account: str | None = None, **fields: Any) -> dict[str, Any]:
+        return self.engine.app.place_algo_order(account, **fields)
+
+    async def cancel(
+        self, account: str | None = None, *, order_id: int | None = None, algo_id: int | None = None
+    ) -> dict[str, Any]:
+        return self.engine.app.cancel(account, order_id=order_id, algo_id=algo_id)
+
+    async def close_position(
+        self, symbol: str, account: str | None = None, position_side: str | None = None
+    ) -> dict[str, Any]:
+        return self.engine.app.close_position(account, symbol=symbol, position_side=position_side)
+
+    async def set_margin_type(self, symbol: str, margin_type: str, account: str | None = None) -> dict[str, Any]:
+        return self.engine.app.set_margin_type(account, symbol=symbol, margin_type=margin_type)
+
+    async def deposit(self, amount: float | str, account: str | None = None) -> None:
+        self.engine.deposit(Decimal(str(amount)), account)
 
     async def drop(self) -> int:
-        return await self.engine.hub.drop()
+        return self.engine.hub.drop()
 
-    async def expire_key(self, account: Account | None = None, announce: bool = True) -> list[Account]:
-        return await self.engine.expire_key(account, announce)
+    async def expire_key(self, account: AccountType | None = None, announce: bool = True) -> list[AccountType]:
+        return self.engine.expire_key(account, announce)
 
     async def fail(
         self,
@@ -191,12 +258,12 @@ class Simulator:
         self.engine.faults.set_latency(ms, count)
 
     async def push_frames(self, frames: list[Any]) -> int:
-        return await self.engine.hub.push_raw(frames)
+        return self.engine.hub.push_raw(frames)
 
     async def set_clock(
         self, speed: float | None = None, advance_ms: int | None = None, keep_keys: bool = False
     ) -> None:
-        await self.engine.set_clock(speed, advance_ms, keep_keys)
+        self.engine.set_clock(speed, advance_ms, keep_keys)
 
     async def reset_stats(self) -> None:
         self.engine.meter.reset()
@@ -205,8 +272,8 @@ class Simulator:
         return self.engine.state_view()
 
     def history(self) -> dict[str, Any]:
-        """Every value each setting has had, with the event time that announced it (see ``sim.history``)."""
-        return self.engine.history.view()
+        """Every value each setting and position has had, with the event time that announced it (``sim.history``)."""
+        return self.engine.history.view(self.engine.default)
 
     def stats(self) -> dict[str, Any]:
         return self.engine.meter.snapshot()

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any, Final, Self, TypeVar
 
 from .server import Simulator
-from .state import Account
+from .venue.account import AccountType
 
 T = TypeVar("T")
 CALL_TIMEOUT_S: Final = 30.0
@@ -81,19 +81,47 @@ class SimulatorThread:
     def startup_info(self) -> dict[str, Any]:
         return self.simulator.startup_info()
 
-    def set_leverage(self, symbol: str, leverage: int) -> dict[str, Any]:
-        return self._call(self.simulator.set_leverage(symbol, leverage))
+    def credentials(self, account: str | None = None) -> tuple[str, str]:
+        return self.simulator.credentials(account)
 
-    def set_multi_assets(self, enabled: bool) -> None:
-        self._call(self.simulator.set_multi_assets(enabled))
+    def set_leverage(self, symbol: str, leverage: int, account: str | None = None) -> dict[str, Any]:
+        return self._call(self.simulator.set_leverage(symbol, leverage, account))
 
-    def set_position_mode(self, dual_side: bool) -> None:
-        self._call(self.simulator.set_position_mode(dual_side))
+    def set_multi_assets(self, enabled: bool, account: str | None = None) -> None:
+        self._call(self.simulator.set_multi_assets(enabled, account))
+
+    def set_position_mode(self, dual_side: bool, account: str | None = None) -> None:
+        self._call(self.simulator.set_position_mode(dual_side, account))
+
+    def set_price(self, symbol: str, price: float | None) -> dict[str, Any]:
+        return self._call(self.simulator.set_price(symbol, price))
+
+    def place_order(self, account: str | None = None, **fields: Any) -> dict[str, Any]:
+        return self._call(self.simulator.place_order(account, **fields))
+
+    def place_algo_order(self, account: str | None = None, **fields: Any) -> dict[str, Any]:
+        return self._call(self.simulator.place_algo_order(account, **fields))
+
+    def cancel(
+        self, account: str | None = None, *, order_id: int | None = None, algo_id: int | None = None
+    ) -> dict[str, Any]:
+        return self._call(self.simulator.cancel(account, order_id=order_id, algo_id=algo_id))
+
+    def close_position(
+        self, symbol: str, account: str | None = None, position_side: str | None = None
+    ) -> dict[str, Any]:
+        return self._call(self.simulator.close_position(symbol, account, position_side))
+
+    def set_margin_type(self, symbol: str, margin_type: str, account: str | None = None) -> dict[str, Any]:
+        return self._call(self.simulator.set_margin_type(symbol, margin_type, account))
+
+    def deposit(self, amount: float | str, account: str | None = None) -> None:
+        self._call(self.simulator.deposit(amount, account))
 
     def drop(self) -> int:
         return self._call(self.simulator.drop())
 
-    def expire_key(self, account: Account | None = None, announce: bool = True) -> list[Account]:
+    def expire_key(self, account: AccountType | None = None, announce: bool = True) -> list[AccountType]:
         return self._call(self.simulator.expire_key(account, announce))
 
     def fail(

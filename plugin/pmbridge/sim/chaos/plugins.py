@@ -11,7 +11,7 @@ from typing import Any, Final
 import orjson
 
 from ...models import AccountModeChange, LeverageChange, ReconcileReport, Shutdown, StreamStateChange
-from ..markets import Unit
+from ..market.catalogue import Unit
 from .steps import CHAOS_SYMBOLS, MalformedVariant
 
 SLOW_S: Final = 0.003

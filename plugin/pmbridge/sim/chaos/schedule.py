@@ -18,7 +18,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
 
-from ..markets import Unit
+from ..market.catalogue import Unit
 from .steps import (
     CHANGE_KINDS,
     CHAOS_SYMBOLS,

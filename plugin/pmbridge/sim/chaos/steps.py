@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from ..markets import Unit
+from ..market.catalogue import Unit
 
 DAY_MS: Final = 24 * 60 * 60 * 1000
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from .errors import BinanceError
-from .prices import DAY_MS, TICK, PriceKind, PriceModel, stable_key, uniform
+from ..errors import BinanceError
+from .noise import stable_key, uniform
+from .prices import DAY_MS, PriceKind, PriceModel
 
 _MIN: Final = 60_000
 INTERVALS_MS: Final[dict[str, int]] = {
@@ -88,7 +89,8 @@ class CandleMaker:
             high *= 1 + wick * abs(uniform(draw, 1))
             low *= 1 - wick * abs(uniform(draw, 2))
         if kind == "last":
-            high, low = math.ceil(high / TICK - 1e-9) * TICK, math.floor(low / TICK + 1e-9) * TICK
+            tick = self.prices.tick(symbol)
+            high, low = math.ceil(high / tick - 1e-9) * tick, math.floor(low / tick + 1e-9) * tick
         mid = (points[0] + points[1]) / 2
         base = self.prices.contract(symbol).base
         notional = _NOTIONAL_PER_MIN.get(base, 200_000.0) * (end - open_ms) / _MIN * (0.6 + 0.4 * uniform(draw, 3))

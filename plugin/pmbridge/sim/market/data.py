@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Final
 
-import orjson
-from aiohttp import web
-
+from ..errors import BinanceError, missing_param
 from .candles import CandleMaker, interval_ms, kline_opens
-from .clock import real_ms
-from .errors import BinanceError, missing_param
-from .markets import PERPETUAL_DELIVERY_MS, Catalogue, Contract, Unit
-from .prices import FUNDING_INTERVAL_MS, TICK, PriceKind, PriceModel, next_funding_ms, stable_key, uniform
+from .catalogue import Catalogue, Contract, Unit
+from .noise import stable_key, uniform
+from .prices import FUNDING_INTERVAL_MS, PriceKind, PriceModel, next_funding_ms
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 DEPTH_LIMITS: Final = (5, 10, 20, 50, 100, 500, 1000)
-_PREFIX: Final[dict[Unit, str]] = {"UM": "/fapi/v1", "CM": "/dapi/v1"}
-_KLINE_PATHS: Final[dict[str, PriceKind]] = {
+KLINE_PATHS: Final[dict[str, PriceKind]] = {
     "klines": "last",
     "markPriceKlines": "mark",
     "indexPriceKlines": "index",
@@ -25,28 +20,7 @@ _KLINE_PATHS: Final[dict[str, PriceKind]] = {
 }
 
 
-def request_weight(path: str, query: Mapping[str, str]) -> int | None:
-    """Binance's parameter-dependent weights for the market-data routes; None for every other path."""
-    if not path.startswith(("/fapi/", "/dapi/")):
-        return None
-    name = path.split("/", 3)[-1]
-    has_symbol = bool(query.get("symbol") or query.get("pair"))
-    if name in _KLINE_PATHS:
-        limit = _int(query.get("limit")) or 500
-        return 1 if limit < 100 else 2 if limit < 500 else 5 if limit <= 1000 else 10
-    if name == "depth":
-        limit = _int(query.get("limit")) or 500
-        return 2 if limit <= 50 else 5 if limit <= 100 else 10 if limit <= 500 else 20
-    if name == "ticker/24hr":
-        return 1 if has_symbol else 40
-    if name == "ticker/bookTicker":
-        return 2 if has_symbol else 5
-    if name == "ticker/price":
-        return 1 if has_symbol else 2
-    return None
-
-
-def _int(raw: str | None) -> int | None:
+def int_param(raw: str | None) -> int | None:
     if raw is None or raw == "":
         return None
     try:
@@ -55,8 +29,8 @@ def _int(raw: str | None) -> int | None:
         raise BinanceError(-1100, f"Illegal characters found in a parameter: {raw!r}.") from None
 
 
-def _px(x: float) -> str:
-    return f"{x:.2f}"
+def _px(c: Contract, x: float) -> str:
+    return f"{x:.{c.filters.price_decimals}f}"
 
 
 class MarketData:
@@ -68,7 +42,7 @@ class MarketData:
         self.candles = CandleMaker(self.prices)
         self._pairs: dict[tuple[Unit, str], list[str]] = {}
         for c in catalogue.contracts.values():
-            self._pairs.setdefault((c.unit, _pair(c)), []).append(c.symbol)
+            self._pairs.setdefault((c.unit, pair_of(c)), []).append(c.symbol)
 
     def contract(self, unit: Unit, symbol: str | None) -> Contract:
         if not symbol:
@@ -101,15 +75,15 @@ class MarketData:
         else:
             symbol = self.contract(unit, q.get("symbol")).symbol
         step = interval_ms(q.get("interval"))
-        limit = _int(q.get("limit")) or 500
+        limit = int_param(q.get("limit")) or 500
         if not 1 <= limit <= 1500:
             raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
-        opens = kline_opens(step, _int(q.get("startTime")), _int(q.get("endTime")), limit, now)
+        opens = kline_opens(step, int_param(q.get("startTime")), int_param(q.get("endTime")), limit, now)
         return [self.candles.kline_row(kind, symbol, step, t, now) for t in opens]
 
     def premium_index(self, c: Contract, now: int) -> dict[str, Any]:
         p = self.prices
-        perpetual = c.delivery_ms == PERPETUAL_DELIVERY_MS
+        perpetual = c.perpetual
         body: dict[str, Any] = {
             "symbol": c.symbol,
             "markPrice": f"{p.mark(c.symbol, now):.8f}",
@@ -121,19 +95,19 @@ class MarketData:
             "time": now,
         }
         if c.unit == "CM":
-            body["pair"] = _pair(c)
+            body["pair"] = pair_of(c)
         return body
 
     def funding_history(self, unit: Unit, q: Mapping[str, str], now: int) -> list[dict[str, Any]]:
-        limit = min(_int(q.get("limit")) or 100, 1000)
-        start, end = _int(q.get("startTime")), _int(q.get("endTime"))
+        limit = min(int_param(q.get("limit")) or 100, 1000)
+        start, end = int_param(q.get("startTime")), int_param(q.get("endTime"))
         last = min(end if end is not None else now, now) // FUNDING_INTERVAL_MS * FUNDING_INTERVAL_MS
         if start is not None:
             first = -(-start // FUNDING_INTERVAL_MS) * FUNDING_INTERVAL_MS
             times = list(range(first, last + 1, FUNDING_INTERVAL_MS))[:limit]
         else:
             times = list(range(max(last - (limit - 1) * FUNDING_INTERVAL_MS, 0), last + 1, FUNDING_INTERVAL_MS))
-        perpetuals = [c for c in self.selected(unit, q) if c.delivery_ms == PERPETUAL_DELIVERY_MS]
+        perpetuals = [c for c in self.selected(unit, q) if c.perpetual]
         out = []
         for t in times:
             for c in perpetuals:
@@ -160,14 +134,14 @@ class MarketData:
         last_id = 1_000_000_000 + now // 100
         body: dict[str, Any] = {
             "symbol": c.symbol,
-            "priceChange": _px(last - open_px),
+            "priceChange": _px(c, last - open_px),
             "priceChangePercent": f"{(last / open_px - 1) * 100:.3f}",
-            "weightedAvgPrice": _px(quote / volume if volume else last),
-            "lastPrice": _px(last),
+            "weightedAvgPrice": _px(c, quote / volume if volume else last),
+            "lastPrice": _px(c, last),
             "lastQty": "0.010",
-            "openPrice": _px(open_px),
-            "highPrice": _px(high),
-            "lowPrice": _px(low),
+            "openPrice": _px(c, open_px),
+            "highPrice": _px(c, high),
+            "lowPrice": _px(c, low),
             "volume": f"{volume:.3f}",
             "quoteVolume": f"{quote:.2f}",
             "openTime": now - 24 * hour,
@@ -177,7 +151,7 @@ class MarketData:
             "count": count,
         }
         if c.unit == "CM":
-            body.update({"pair": _pair(c), "volume": str(round(quote / 100)), "baseVolume": f"{volume:.8f}"})
+            body.update({"pair": pair_of(c), "volume": str(round(quote / 100)), "baseVolume": f"{volume:.8f}"})
             del body["quoteVolume"]
         return body
 
@@ -185,43 +159,44 @@ class MarketData:
         bid, ask = self.prices.best_bid_ask(c.symbol, now)
         body: dict[str, Any] = {
             "symbol": c.symbol,
-            "bidPrice": _px(bid),
-            "bidQty": _qty(c, now, 0, "bid"),
-            "askPrice": _px(ask),
-            "askQty": _qty(c, now, 0, "ask"),
+            "bidPrice": _px(c, bid),
+            "bidQty": _qty(c, now, 0, "bid", bid),
+            "askPrice": _px(c, ask),
+            "askQty": _qty(c, now, 0, "ask", ask),
             "time": now,
             "lastUpdateId": _update_id(now),
         }
         if c.unit == "CM":
-            body["pair"] = _pair(c)
+            body["pair"] = pair_of(c)
         return body
 
     def last_price(self, c: Contract, now: int) -> dict[str, Any]:
-        body: dict[str, Any] = {"symbol": c.symbol, "price": _px(self.prices.last(c.symbol, now)), "time": now}
+        body: dict[str, Any] = {"symbol": c.symbol, "price": _px(c, self.prices.last(c.symbol, now)), "time": now}
         if c.unit == "CM":
-            body["ps"] = _pair(c)
+            body["ps"] = pair_of(c)
         return body
 
     def depth(self, unit: Unit, q: Mapping[str, str], now: int) -> dict[str, Any]:
         c = self.contract(unit, q.get("symbol"))
-        limit = _int(q.get("limit")) or 500
+        limit = int_param(q.get("limit")) or 500
         if limit not in DEPTH_LIMITS:
             raise BinanceError(-1130, "Data sent for parameter 'limit' is not valid.")
         bid, ask = self.prices.best_bid_ask(c.symbol, now)
-        levels = range(min(limit, int(bid / TICK)))
+        tick = self.prices.tick(c.symbol)
+        levels = range(min(limit, int(bid / tick)))
         body: dict[str, Any] = {
             "lastUpdateId": _update_id(now),
             "E": now,
             "T": now,
-            "bids": [[_px(bid - i * TICK), _qty(c, now, i, "bid")] for i in levels],
-            "asks": [[_px(ask + i * TICK), _qty(c, now, i, "ask")] for i in range(limit)],
+            "bids": [[_px(c, bid - i * tick), _qty(c, now, i, "bid", bid)] for i in levels],
+            "asks": [[_px(c, ask + i * tick), _qty(c, now, i, "ask", ask)] for i in range(limit)],
         }
         if unit == "CM":
-            body.update({"symbol": c.symbol, "pair": _pair(c)})
+            body.update({"symbol": c.symbol, "pair": pair_of(c)})
         return body
 
 
-def _pair(c: Contract) -> str:
+def pair_of(c: Contract) -> str:
     return c.symbol.split("_")[0] if c.unit == "UM" else f"{c.base}USD"
 
 
@@ -229,68 +204,11 @@ def _update_id(now: int) -> int:
     return 3_000_000_000 + now // 10
 
 
-def _qty(c: Contract, now: int, level: int, side: str) -> str:
+def _qty(c: Contract, now: int, level: int, side: str, price: float) -> str:
+    """Resting size at one level: about 1,000-100,000 USD of it, in whole lots (contracts on COIN-M)."""
     draw = abs(uniform(stable_key(now // 1000, c.symbol + side), level))
     if c.unit == "CM":
         return str(1 + int(draw * 400 * (1 + level)))
-    return f"{0.001 + draw * 2.5 * (1 + level / 4):.3f}"
-
-
-class MarketDataRoutes:
-    """aiohttp routes for `MarketData`: public, so no key or signature; the REST middleware still meters them."""
-
-    def __init__(self, data: MarketData) -> None:
-        self.data = data
-
-    def _route(self, build: Callable[[Mapping[str, str], int], Any]) -> Handler:
-        async def handle(request: web.Request) -> web.Response:
-            body = orjson.dumps(build(request.query, real_ms()))
-            return web.Response(body=body, content_type="application/json")
-
-        return handle
-
-    def _each(self, unit: Unit, one: Callable[[Contract, int], dict[str, Any]], force_list: bool = False) -> Handler:
-        def build(q: Mapping[str, str], now: int) -> Any:
-            rows = [one(c, now) for c in self.data.selected(unit, q)]
-            return rows[0] if q.get("symbol") and not force_list else rows
-
-        return self._route(build)
-
-    def _for_unit(self, unit: Unit, build: Callable[[Unit, Mapping[str, str], int], Any]) -> Handler:
-        return self._route(lambda q, now: build(unit, q, now))
-
-    def _klines(self, unit: Unit, kind: PriceKind) -> Handler:
-        return self._route(lambda q, now: self.data.klines(unit, kind, q, now))
-
-    def routes(self) -> list[web.RouteDef]:
-        d = self.data
-        out: list[web.RouteDef] = []
-        for unit, prefix in _PREFIX.items():
-            out += [web.get(f"{prefix}/{name}", self._klines(unit, kind)) for name, kind in _KLINE_PATHS.items()]
-            out += [
-                web.get(f"{prefix}/depth", self._for_unit(unit, d.depth)),
-                web.get(f"{prefix}/fundingRate", self._for_unit(unit, d.funding_history)),
-                # dapi answers these as lists even for one symbol (its pair may hold several contracts).
-                web.get(f"{prefix}/premiumIndex", self._each(unit, d.premium_index, unit == "CM")),
-                web.get(f"{prefix}/ticker/24hr", self._each(unit, d.ticker_24hr, unit == "CM")),
-                web.get(f"{prefix}/ticker/bookTicker", self._each(unit, d.book_ticker, unit == "CM")),
-                web.get(f"{prefix}/ticker/price", self._each(unit, d.last_price, unit == "CM")),
-            ]
-        out += [
-            web.get("/fapi/v2/ticker/price", self._each("UM", d.last_price)),
-            web.get("/fapi/v1/fundingInfo", self._route(lambda q, now: self._funding_info())),
-        ]
-        return out
-
-    def _funding_info(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "symbol": c.symbol,
-                "adjustedFundingRateCap": "0.02000000",
-                "adjustedFundingRateFloor": "-0.02000000",
-                "fundingIntervalHours": FUNDING_INTERVAL_MS // 3_600_000,
-                "disclaimer": False,
-            }
-            for c in self.data.catalogue.contracts.values()
-            if c.unit == "UM" and c.delivery_ms == PERPETUAL_DELIVERY_MS
-        ]
+    step = float(c.filters.step)
+    lots = max(1, round((1_000 + draw * 100_000 * (1 + level / 4)) / max(price, 1e-9) / step))
+    return f"{lots * step:.{c.filters.qty_decimals}f}"

@@ -6,7 +6,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
-from .errors import BinanceError
+from ..errors import BinanceError
 
 _DEFAULT_RETRY_AFTER_S = {429: 1, 418: 2}
 
