@@ -49,6 +49,7 @@ from pmbridge import (
 from pmbridge.bridge import Bridge
 from pmbridge.const import MAX_LEVERAGE, MIN_LEVERAGE, AccountSetting
 from pmbridge.coordinator import FUTURE_HORIZON_S
+from pmbridge.events import AccountUpdate, OrderUpdate
 
 CORPUS_DIR: Final = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "frames"
 E_START: Final = 1_700_000_000_000
@@ -462,6 +463,10 @@ def outcome(raw: bytes | str) -> tuple[str, Any]:
         return "listen_key_expired", event
     if type(event) is OtherEvent:
         return "other_event", event
+    if type(event) is AccountUpdate:
+        return "account_update", event
+    if type(event) is OrderUpdate:
+        return "order_update", event
     return "exception", TypeError(f"decode returned {type(event).__name__}")
 
 
@@ -473,6 +478,8 @@ OK_OUTCOMES: Final = frozenset(
         "config_neither",
         "listen_key_expired",
         "other_event",
+        "account_update",
+        "order_update",
     }
 )
 APPLIED_OUTCOMES: Final = frozenset({"config_leverage", "config_leverage_and_flag", "config_flag"})
@@ -733,6 +740,8 @@ async def settle(bridge: Bridge, timeout: float) -> bool:
             return False
         await asyncio.sleep(0.01)
     await bridge.reconcile_now()
+    if bridge.coordinator is not None:  # changes held for a position read-back reach the plugins too
+        await bridge.coordinator.readback.settled()
     return bridge.available
 
 

@@ -131,7 +131,7 @@ def test_the_checker_names_what_is_wrong(announced: list[Announcement], words: s
 async def test_a_book_that_applies_stale_frames_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
     # A deliberate regression: the book's ordering rule is replaced by "everything is newer". No real part can be
     # made to regress on purpose, so this one seam is patched; the frames, hooks and checks are all real.
-    monkeypatch.setattr(pmbridge.book, "_order", lambda *_: 1)
+    monkeypatch.setattr(pmbridge.book.leverage, "_order", lambda *_: 1)
     steps = (
         SetLeverage("UM", "ETHUSDT", 30),
         Pause(40),

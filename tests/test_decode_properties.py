@@ -10,11 +10,12 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from pmbridge import AccountConfigUpdate, DecodeError, ListenKeyExpired, OtherEvent, decode
+from pmbridge.events import AccountUpdate, OrderUpdate
 
 from .helpers import FIXTURES
 
 VALID_FRAMES = [json.loads(path.read_text()) for path in sorted((FIXTURES / "frames").glob("*.json"))]
-EVENT_TYPES = (AccountConfigUpdate, ListenKeyExpired, OtherEvent)
+EVENT_TYPES = (AccountConfigUpdate, ListenKeyExpired, AccountUpdate, OrderUpdate, OtherEvent)
 
 json_scalars = (
     st.none()

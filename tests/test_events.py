@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from attrs.exceptions import FrozenInstanceError
 
 from pmbridge import AccountConfigUpdate, DecodeError, ListenKeyExpired, OtherEvent, UnknownEventError, decode
+from pmbridge.events import AccountUpdate, OrderUpdate
 
 from .helpers import FIXTURES, frame
 
@@ -63,8 +66,6 @@ def test_listen_key_expired_with_int_or_string_time(name: str, event_time: int) 
         ("risk_level_change", "riskLevelChange", 1587727187525),
         ("risk_level_change_doc_heading", "riskLevelChange", 1587727187525),
         ("liability_change", "liabilityChange", 1573200697110),
-        ("account_update", "ACCOUNT_UPDATE", 1564745798939),
-        ("order_trade_update", "ORDER_TRADE_UPDATE", 1568879465651),
         ("conditional_order_trade_update", "CONDITIONAL_ORDER_TRADE_UPDATE", 1669262908218),
         ("algo_update", "ALGO_UPDATE", 1750515742303),
         ("open_order_loss", "openOrderLoss", 1678710578788),
@@ -82,6 +83,85 @@ def test_other_pm_events_pass_through(name: str, event_type: str, event_time: in
         event.raw["E"] = 0  # type: ignore[index]
 
 
+def test_pm_account_update_decodes_positions_exactly() -> None:
+    event = decode(frame("account_update"))
+    assert isinstance(event, AccountUpdate)
+    assert (event.event_time, event.transaction_time, event.reason, event.hint) == (
+        1564745798939,
+        1564745798938,
+        "ORDER",
+        "UM",
+    )
+    (row,) = event.positions
+    assert (row.symbol, row.side, row.amount, row.entry_price, row.realized_pnl) == (
+        "BTCUSDT",
+        "BOTH",
+        Decimal(0),
+        Decimal("0.00000"),
+        Decimal(200),
+    )
+    assert row.margin_type is None and row.isolated_wallet is None  # PM is cross only: the fields are not sent
+
+
+def test_usdm_account_update_keeps_hedge_rows_margin_type_and_isolated_wallet() -> None:
+    event = decode(frame("usdm_account_update_hedge"))
+    assert isinstance(event, AccountUpdate) and event.hint is None
+    rows = {row.side: row for row in event.positions}
+    assert rows["LONG"].amount == Decimal(20) and rows["SHORT"].amount == Decimal(-10)
+    assert rows["SHORT"].entry_price == Decimal("6563.86000")
+    assert rows["LONG"].isolated_wallet == Decimal("13200.70726908") and rows["LONG"].margin_type == "isolated"
+    assert rows["SHORT"].unrealized_pnl == Decimal("-1423.15600")
+
+
+def test_order_trade_update_decodes_the_fill_and_recognises_a_liquidation() -> None:
+    plain = decode(frame("order_trade_update"))
+    assert isinstance(plain, OrderUpdate)
+    assert (plain.symbol, plain.order_id, plain.execution, plain.status, plain.side) == (
+        "BTCUSDT",
+        8886774,
+        "NEW",
+        "NEW",
+        "SELL",
+    )
+    assert not plain.liquidation
+    forced = decode(frame("usdm_order_trade_update_liquidation"))
+    assert isinstance(forced, OrderUpdate) and forced.liquidation
+    assert (forced.execution, forced.last_qty, forced.last_price, forced.realized_pnl) == (
+        "CALCULATED",
+        Decimal("0.010"),
+        Decimal("54216.9"),
+        Decimal("-57.83200000"),
+    )
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        (
+            '{"e":"ACCOUNT_UPDATE","E":1,"T":1,"a":{"m":"ORDER","P":[{"s":"BTCUSDT","pa":"1e5","ep":"1","up":"0"}]}}',
+            "a.P[0].pa",
+        ),
+        ('{"e":"ACCOUNT_UPDATE","E":1,"a":{"m":"ORDER","P":[{"s":"","pa":"1","ep":"1","up":"0"}]}}', "a.P[0].s"),
+        ('{"e":"ACCOUNT_UPDATE","E":1,"a":{"m":"ORDER","P":[{"s":"BTCUSDT","pa":"1","ps":"UP"}]}}', "a.P[0].ps"),
+        ('{"e":"ACCOUNT_UPDATE","E":1,"a":{"m":"ORDER","P":{"s":"BTCUSDT"}}}', "a.P"),
+        ('{"e":"ACCOUNT_UPDATE","E":1,"a":"ORDER"}', "a"),
+        ('{"e":"ACCOUNT_UPDATE","a":{"m":"ORDER","P":[]}}', "E"),
+        (
+            '{"e":"ORDER_TRADE_UPDATE","E":1,"o":{"s":"BTCUSDT","i":-1,"S":"BUY","o":"MARKET","x":"NEW","X":"NEW"}}',
+            "o.i",
+        ),
+        (
+            '{"e":"ORDER_TRADE_UPDATE","E":1,"o":{"s":"BTCUSDT","i":1,"S":"BUY","o":"MARKET","x":"TRADE","X":"FILLED","l":"NaN"}}',
+            "o.l",
+        ),
+    ],
+)
+def test_malformed_position_and_order_frames_name_the_field(raw: str, field: str) -> None:
+    with pytest.raises(DecodeError) as caught:
+        decode(raw)
+    assert caught.value.field == field
+
+
 def test_liability_change_transaction_id_is_not_taken_for_a_time() -> None:
     event = decode(frame("liability_change"))
     assert isinstance(event, OtherEvent)
@@ -91,7 +171,7 @@ def test_liability_change_transaction_id_is_not_taken_for_a_time() -> None:
 
 def test_every_fixture_is_covered() -> None:
     names = {path.stem for path in (FIXTURES / "frames").glob("*.json")}
-    assert len(names) == 24
+    assert len(names) == 26
     for name in names:
         assert decode(frame(name)) is not None
 

@@ -157,7 +157,7 @@ async def test_rest_storms_are_ridden_out(
     await pmbridge_sim.set_leverage("ETHUSDT", 15)  # drift the next reconcile must find
     await pmbridge_sim.fail(status, 3, code=code, retry_after=0.1 if status == 429 else None)
     report = await pmbridge_bridge.reconcile_now()
-    assert report.rest_calls == 3 + 3  # three snapshot calls, three failures retried
+    assert report.rest_calls == 5 + 3  # five snapshot calls (3 leverage and flags, 2 positions), three retried
     assert pmbridge_bridge.book.leverage("ETHUSDT") == 15
 
 
@@ -185,14 +185,15 @@ async def test_bad_credentials_stop_with_a_message_that_says_what_to_check(pmbri
         await Bridge(config, pm=create_plugin_manager(load_entrypoints=False)).start(ready_timeout=10)
 
 
-async def test_a_thousand_symbols_resync_in_three_calls() -> None:
+async def test_a_thousand_symbols_resync_in_five_calls() -> None:
     async with Simulator(symbols=1000) as sim:
         recorder = HookRecorder()
         async with running_bridge(sim, recorder) as bridge:
             assert len(bridge.book) == len(sim.state()["leverage"]["UM"]) + len(sim.state()["leverage"]["CM"])
             assert len(bridge.book) >= 1000
             report = await bridge.reconcile_now()
-            assert report.rest_calls == 3
+            # Leverage and flags (3) and positions, UM and CM (2), whatever the number of symbols.
+            assert report.rest_calls == 5
             assert report.symbols >= 1000
 
 
@@ -253,7 +254,7 @@ async def test_fixed_cadence_reconcile_is_not_reset_by_pushes(pmbridge_sim: Simu
             await asyncio.sleep(0.05)
         interval = [r for r in recorder.of("pmbridge_reconciled") if r.trigger == "interval"]
         assert 4 <= len(interval) <= 6
-        assert all(r.rest_calls == 3 and r.source == "reconcile" for r in interval)
+        assert all(r.rest_calls == 5 and r.source == "reconcile" for r in interval)
         await recorder.wait_for_leverage("BNBUSDT", leverage)
         assert recorder.leverage_changes("reconcile") == []  # nothing drifted: the stream carried every change
 

@@ -26,8 +26,9 @@ from pmbridge.testing import HookRecorder, running_bridge
 SPEED = 14_400.0
 """Simulated seconds per real second: a simulated day in 6 real seconds."""
 HOUR_S = 3600.0
-MAX_CONCURRENT_REST = 4
-"""A snapshot's three calls plus a keepalive: the most REST connections the bridge ever needs at once."""
+MAX_CONCURRENT_REST = 6
+"""A snapshot's five calls (leverage and flags, UM and CM positions) plus a keepalive: the most REST connections the
+bridge ever needs at once."""
 
 
 class KindCounter:

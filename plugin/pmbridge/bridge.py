@@ -18,13 +18,14 @@ import logging
 import time
 from typing import Any
 
-from .book import LeverageBook
+from .book import LeverageBook, PositionBook
 from .config import BridgeConfig
 from .const import Unit
 from .coordinator import Coordinator, FrameObserver
 from .errors import AuthenticationFailed, ExchangeError, PMBridgeError
 from .manager import PluginManager, create_plugin_manager
-from .models import BridgeInfo, DiagnosticsRequest, ReconcileReport, Shutdown, StreamState
+from .models import BridgeInfo, DiagnosticsRequest, Position, ReconcileReport, Shutdown, StreamState
+from .origin import Intents
 from .redact import redact
 from .rest import RestClient
 from .stream import StreamFatal
@@ -54,6 +55,10 @@ class Bridge:
             for plugin in plugins:
                 self.pm.register(plugin)
         self.book = LeverageBook()
+        self.positions = PositionBook(self.book)
+        """Every open position, from the stream and REST readings; readable from any thread."""
+        self.intents = Intents()
+        """The leverage changes this process asked for (``origin`` ``self``); hosts record theirs with ``expect``."""
         self.rest = RestClient(config)
         self.coordinator: Coordinator | None = None
         self.started_at: float | None = None
@@ -83,7 +88,13 @@ class Bridge:
         gc.collect()
         gc.freeze()
         self.coordinator = coordinator = Coordinator(
-            self.config, self.pm, self.book, self.rest, frame_observer=self.frame_observer
+            self.config,
+            self.pm,
+            self.book,
+            self.rest,
+            positions=self.positions,
+            intents=self.intents,
+            frame_observer=self.frame_observer,
         )
         self.started_at = time.time()
         self._tasks = [
@@ -164,9 +175,15 @@ class Bridge:
             raise PMBridgeError("the bridge is not started; call start() first")
         return await self.coordinator.resync("manual")
 
-    async def set_leverage(self, unit: Unit, exchange_symbol: str, leverage: int) -> int:
-        """Change a symbol's leverage on the exchange (the stream then reports it like any change)."""
-        return await self.rest.set_leverage(unit, exchange_symbol, leverage)
+    async def set_leverage(self, unit: Unit, exchange_symbol: str, leverage: int, who: str = "pmbridge") -> int:
+        """Change a symbol's leverage on the exchange. The stream then reports it like any change, with origin
+        ``self`` (``who`` names the asker in the intent log)."""
+        self.intents.expect(unit, exchange_symbol, leverage, who)
+        try:
+            return await self.rest.set_leverage(unit, exchange_symbol, leverage)
+        except Exception:
+            self.intents.withdraw(unit, exchange_symbol, leverage)
+            raise
 
     def diagnostics(self, reason: str = "requested") -> dict[str, Any]:
         """Everything support would ask for, secrets redacted: config, stream, book counts, plugins and errors."""
@@ -188,6 +205,11 @@ class Bridge:
                 "multi_assets": self.book.multi_assets,
                 "dual_side_position": self.book.dual_side_position,
             },
+            "positions": {
+                **self.positions.stats(),
+                "open_positions": [_position_view(p) for p in self.positions.open_positions()],
+            },
+            "origin": {"matched_self": self.intents.matched, "expired_intents": self.intents.expired},
             "rest": {"calls": self.rest.calls, "used_weight_1m": self.rest.used_weight},
             "plugins": self.pm.describe(),
             "blocked_plugins": self.pm.blocked(),
@@ -206,9 +228,27 @@ class Bridge:
                 "future_events": coordinator.future_events,
                 "frame_failures": coordinator.frame_failures,
                 "last_decode_error": coordinator.last_decode_error,
+                "position_readbacks": coordinator.readback.reads,
+                "position_readback_failures": coordinator.readback.failures,
                 "unknown_event_types": dict(coordinator.unknown_event_types),
             }
         for name, section in self.pm.collect("pmbridge_diagnostics", DiagnosticsRequest(self.book, reason)):
             dump.setdefault("plugin_sections", {})[name] = section
         redacted: dict[str, Any] = redact(dump)
         return redacted
+
+
+def _position_view(position: Position) -> dict[str, Any]:
+    """A position for diagnostics and JSON output: decimals as strings, exactly as the exchange wrote them."""
+    return {
+        "symbol": position.symbol or position.exchange_symbol,
+        "side": position.side,
+        "amount": str(position.amount),
+        "entry_price": str(position.entry_price),
+        "leverage": position.leverage,
+        "margin_type": position.margin_type,
+        "isolated_margin": None if position.isolated_margin is None else str(position.isolated_margin),
+        "liquidation_price": None if position.liquidation_price is None else str(position.liquidation_price),
+        "unrealized_pnl": None if position.unrealized_pnl is None else str(position.unrealized_pnl),
+        "source": position.source,
+    }

@@ -66,6 +66,9 @@ class BridgeConfig:
     plugin_budget: float = field(default=0.1, validator=_positive)
     """Seconds a plugin may spend in one hook call before it is detached to a thread of its own (real time, not
     scaled), and how long a question (``pmbridge_decide_leverage``, diagnostics) waits for a third-party plugin."""
+    position_readback: bool = True
+    """After a change on a symbol with open positions, read its positions over REST before announcing it (the stream
+    carries no liquidation price): one positionRisk read per burst of changes. False announces at once."""
     close_listen_key_on_stop: bool = False
     """The listenKey is shared by every client of the account: closing it kills other bots' streams."""
     ccxt_options: Mapping[str, Any] = field(factory=dict, repr=False)

@@ -9,8 +9,18 @@ Unit = Literal["UM", "CM"]
 
 UNITS: Final = ("UM", "CM")
 
-Source = Literal["stream", "snapshot", "reconcile"]
-"""Where a value came from: a pushed event, the first REST snapshot, or drift found by a later snapshot."""
+Source = Literal["stream", "snapshot", "reconcile", "readback"]
+"""Where a value came from: a pushed event, the first REST snapshot, drift found by a later snapshot, or the REST read
+of a symbol's positions that follows a change on it (which brings what the stream does not carry, such as the
+liquidation price)."""
+
+Origin = Literal["self", "external"]
+"""Who made a change: this process or its host bot (``self``), or anyone else: the app, another tool (``external``)."""
+
+PositionSide = Literal["BOTH", "LONG", "SHORT"]
+"""``BOTH`` in one-way mode; ``LONG`` and ``SHORT`` rows in hedge mode."""
+
+PositionChangeKind = Literal["opened", "changed", "closed", "liquidated"]
 
 AccountType = Literal["pm", "usdm", "coinm"]
 ACCOUNT_TYPES: Final = ("pm", "usdm", "coinm")

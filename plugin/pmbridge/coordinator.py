@@ -17,14 +17,19 @@ import time
 from collections.abc import Callable
 from typing import Final
 
-from .book import LeverageBook
+from attrs import evolve
+
+from .book import LeverageBook, PositionBook
 from .config import BridgeConfig
 from .const import Source
 from .errors import AuthenticationFailed, DecodeError, ExchangeError, UnknownEventError
-from .events import AccountConfigUpdate, ListenKeyExpired, decode
+from .events import AccountConfigUpdate, AccountUpdate, ListenKeyExpired, OrderUpdate, decode
 from .lograte import LogRate
 from .manager import PluginManager
-from .models import ReconcileReport, StreamState, StreamStateChange
+from .models import Change, LeverageChange, PositionChange, ReconcileReport, StreamState, StreamStateChange
+from .origin import Intents
+from .readback import ReadBack
+from .readings import leverage_snapshot, positions_snapshot
 from .rest import RestClient
 from .retry import Backoff
 from .stream import UserStream
@@ -46,11 +51,16 @@ class Coordinator:
         book: LeverageBook,
         rest: RestClient,
         *,
+        positions: PositionBook | None = None,
+        intents: Intents | None = None,
         frame_observer: FrameObserver | None = None,
     ) -> None:
         self.config = config
         self.pm = pm
         self.book = book
+        self.positions = positions if positions is not None else PositionBook(book)
+        self.intents = intents if intents is not None else Intents()
+        self.readback = ReadBack(rest, book, self.positions, pm, enabled=config.position_readback)
         self.rest = rest
         self.state = StreamState.STARTING
         self.stream = UserStream(
@@ -106,7 +116,13 @@ class Coordinator:
                 if event.symbol is None and event.multi_assets is None:
                     self.request_resync("config_event")  # "something changed": Binance did not say what
                 else:
-                    self.pm.announce(self.book.apply(self._with_unit(event)))
+                    self.announce(self.book.apply(self._with_unit(event)))
+            elif type(event) is AccountUpdate:
+                if event.event_time > self._horizon_ms and self._from_the_future(event.event_time):
+                    return
+                self.announce_positions(self.positions.apply(event))
+            elif type(event) is OrderUpdate:
+                self.positions.note_order(event)
             elif type(event) is ListenKeyExpired:
                 self.stream.renew_key("Binance said the listenKey expired (listenKeyExpired)")
         except Exception:  # a bug here must cost one frame, never the stream (the reconcile restores the book)
@@ -136,6 +152,34 @@ class Coordinator:
             )
         return True
 
+    def announce(self, changes: tuple[Change, ...], readback: bool = True) -> None:
+        """Leverage and mode changes to the hooks: each leverage change with its origin, and, on a symbol with open
+        positions, after the positions were read back (``readback``; a snapshot brings its own reading)."""
+        for change in changes:
+            if type(change) is not LeverageChange:
+                self.pm.notify("pmbridge_account_mode_changed", change)
+                continue
+            ours = bool(self.intents) and self.intents.match(change.unit, change.exchange_symbol, change.new)
+            leverage = evolve(change, origin="self") if ours else change
+            self.positions.refresh_leverage(leverage.unit, leverage.exchange_symbol, leverage.new)
+            if self.readback.queued(leverage.exchange_symbol) or (readback and self.readback.needed(leverage)):
+                self.readback.hold(leverage)
+            elif self.positions.has_open(leverage.unit, leverage.exchange_symbol):
+                positions = self.positions.open_positions(leverage.exchange_symbol)
+                self.pm.notify("pmbridge_leverage_changed", evolve(leverage, positions=positions))
+            else:
+                self.pm.notify("pmbridge_leverage_changed", leverage)
+
+    def announce_positions(self, changes: tuple[PositionChange, ...]) -> None:
+        """Position changes to ``pmbridge_position_changed``; a stream change on an open position waits for the
+        read-back that brings its liquidation price."""
+        for change in changes:
+            queued = self.readback.queued(change.exchange_symbol)
+            if queued or (change.source == "stream" and self.readback.needed(change)):
+                self.readback.hold(change)
+            else:
+                self.pm.notify("pmbridge_position_changed", change)
+
     def _with_unit(self, event: AccountConfigUpdate) -> AccountConfigUpdate:
         symbols = self.book.symbols
         return event if symbols is None else symbols.corrected(event)
@@ -162,6 +206,7 @@ class Coordinator:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
+        await self.readback.close()
 
     def stopped(self, reason: str) -> None:
         """The bridge unloaded: the last transition, announced like the others."""
@@ -209,13 +254,18 @@ class Coordinator:
         calls_before = self.rest.calls
         kept_before = self.book.stats().kept_newer
         mark = self.book.mark()
-        snapshot = await self.rest.snapshot()
+        symbols = self.book.symbols
+        if symbols is None:
+            raise ExchangeError("markets are not loaded: the bridge must be started first")
+        snapshot, reading = await asyncio.gather(leverage_snapshot(self.rest), positions_snapshot(self.rest, symbols))
         first = not self.ready.is_set()
         source: Source = "snapshot" if first else "reconcile"
         changes = self.book.apply_snapshot(snapshot, requested_at=mark, source=source)
+        position_changes = self.positions.apply_snapshot(reading, requested_at=mark, source=source)
         kept_newer = self.book.stats().kept_newer - kept_before
         self.resyncs += 1
-        self.pm.announce(changes)
+        self.announce(changes, readback=False)  # the reading just taken is the read-back
+        self.announce_positions(position_changes)
         report = ReconcileReport(
             source=source,
             trigger=trigger,
@@ -224,6 +274,8 @@ class Coordinator:
             duration_s=time.perf_counter() - started,
             changes=changes,
             kept_newer=kept_newer,
+            position_changes=position_changes,
+            positions=len(self.positions),
         )
         if first:
             self.ready.set()

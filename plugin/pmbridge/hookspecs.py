@@ -22,6 +22,7 @@ if TYPE_CHECKING:
         DiagnosticsRequest,
         LeverageChange,
         LeverageRequest,
+        PositionChange,
         ReconcileReport,
         Shutdown,
         StreamStateChange,
@@ -66,7 +67,22 @@ def pmbridge_leverage_changed(change: LeverageChange) -> None:
     Fired for a pushed ACCOUNT_CONFIG_UPDATE (source ``stream``), for the first snapshot (``snapshot``) and for
     drift found by a later snapshot (``reconcile``), after the book holds the new value.
 
-    :param change: unit, exchange and unified symbol, old and new leverage, source, event and transaction time.
+    :param change: unit, exchange and unified symbol, old and new leverage, source, event and transaction time,
+        ``origin`` (``self`` when this process asked for it, ``external`` otherwise) and ``positions``, the symbol's
+        open positions read back from the exchange after the change.
+    """
+
+
+@hookspec
+def pmbridge_position_changed(change: PositionChange) -> None:
+    """A position opened, changed (amount, entry price, margin type or isolated margin), closed or was liquidated.
+
+    Fired for a pushed ACCOUNT_UPDATE (source ``stream``; on a position left open, after its REST read-back, so the
+    liquidation price is the exchange's), for the first snapshot (``snapshot``), and for what a later snapshot or a
+    read-back found that the stream had not said (``reconcile``, ``readback``), after the position book holds it.
+
+    :param change: the kind (``opened``, ``changed``, ``closed``, ``liquidated``), the position after it and before
+        it, the source, the event and transaction time, and the exchange's reason (ORDER, FUNDING_FEE, ...).
     """
 
 

@@ -3,15 +3,87 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from decimal import Decimal
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from attrs import field, frozen
 
-from .const import AccountSetting, AccountType, Source, Unit
+from .const import AccountSetting, AccountType, Origin, PositionChangeKind, PositionSide, Source, Unit
 
 if TYPE_CHECKING:
     from .book import LeverageBook
+
+
+@frozen(slots=True)
+class Position:
+    """One position (a symbol and side) as the exchange reported it; a flat one has ``amount`` 0.
+
+    Numbers are exact decimals as Binance wrote them. A field is None when the source of this reading does not carry
+    it: the user stream has no liquidation price, mark price or leverage, and fapi's positionRisk v3 has no leverage
+    (pmbridge then fills ``leverage`` from the symbol's configuration).
+    """
+
+    unit: Unit
+    exchange_symbol: str
+    side: PositionSide
+    amount: Decimal
+    """Signed in one-way mode (``BOTH``): positive long, negative short. ``LONG`` rows >= 0, ``SHORT`` rows <= 0."""
+    entry_price: Decimal
+    symbol: str | None = None
+    """ccxt unified symbol once markets are loaded."""
+    leverage: int | None = None
+    margin_type: str | None = None
+    """``cross`` or ``isolated`` (Portfolio Margin UM positions are cross)."""
+    isolated_margin: Decimal | None = None
+    """Margin held by an isolated position (its isolated wallet); None for cross."""
+    liquidation_price: Decimal | None = None
+    """As the exchange computes it; None when the reading did not carry one, 0 when the exchange reports none."""
+    unrealized_pnl: Decimal | None = None
+    mark_price: Decimal | None = None
+    break_even_price: Decimal | None = None
+    update_time: int | None = None
+    """The exchange's time of this reading (event time or ``updateTime``), ms."""
+    source: Source = "stream"
+
+    @property
+    def is_open(self) -> bool:
+        return self.amount != 0
+
+    @property
+    def direction(self) -> str | None:
+        """``long``, ``short`` or None when flat."""
+        if self.side != "BOTH":
+            return self.side.lower() if self.amount else None
+        return "long" if self.amount > 0 else "short" if self.amount < 0 else None
+
+    @property
+    def notional(self) -> Decimal | None:
+        """|amount| x mark price (USDⓈ-M: in USDT) when the mark price is known."""
+        return None if self.mark_price is None else abs(self.amount) * self.mark_price
+
+
+@frozen(slots=True)
+class PositionChange:
+    """A position opened, changed (amount, entry price, margin type or isolated margin), closed, or was liquidated."""
+
+    kind: PositionChangeKind
+    position: Position
+    """The position after the change (``amount`` 0 once closed or liquidated)."""
+    old: Position | None
+    source: Source
+    event_time: int | None
+    transaction_time: int | None = None
+    reason: str | None = None
+    """What the exchange said caused it (ACCOUNT_UPDATE's ``m``: ORDER, FUNDING_FEE, MARGIN_TRANSFER, ...)."""
+
+    @property
+    def symbol(self) -> str | None:
+        return self.position.symbol
+
+    @property
+    def exchange_symbol(self) -> str:
+        return self.position.exchange_symbol
 
 
 # Changes are transient: dict-backed frozen classes build faster than slotted ones (see events.py).
@@ -32,6 +104,12 @@ class LeverageChange:
     """Set by a host that holds positions: ids of its open trades on this symbol (their leverage was fixed at entry)."""
     note: str = ""
     """What the change means for the host, in words (e.g. what happens to open trades), when the host says."""
+    origin: Origin = "external"
+    """``self`` when this process (its enforcer, or its host bot's own ``set_leverage``) asked for this value shortly
+    before; ``external`` otherwise (the app, another tool). See docs/hooks.md for how it is known."""
+    positions: tuple[Position, ...] = ()
+    """The symbol's open positions as the exchange reports them after the change, read back over REST (margin in use,
+    liquidation price); empty when the symbol has none."""
 
 
 @frozen(slots=False)
@@ -91,10 +169,14 @@ class ReconcileReport:
     duration_s: float
     changes: tuple[Change, ...]
     kept_newer: int = 0
+    position_changes: tuple[PositionChange, ...] = ()
+    """Positions the snapshot found opened, changed or closed differently from what the stream said."""
+    positions: int = 0
+    """Open positions after the snapshot."""
 
     @property
     def drift(self) -> bool:
-        return bool(self.changes)
+        return bool(self.changes) or any(c.source == "reconcile" for c in self.position_changes)
 
 
 @frozen(slots=True)

@@ -15,7 +15,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
-from .book import Snapshot
 from .config import BridgeConfig
 from .const import AccountType, Unit
 from .errors import (
@@ -259,38 +258,6 @@ class RestClient:
         )
         return int(answer.get("leverage", leverage)) if isinstance(answer, Mapping) else leverage
 
-    async def snapshot(self) -> Snapshot:
-        """Every symbol's leverage and the account flags in at most 3 calls, made concurrently."""
-        ex = self.exchange
-        account = self.config.account
-        if account == "pm":
-            um, cm, flags = await asyncio.gather(
-                self.call("read UM symbol config", ex.papiGetUmSymbolConfig),
-                self.call("read CM account", ex.papiGetCmAccount),
-                self.call("read UM account config", ex.papiGetUmAccountConfig),
-            )
-            return Snapshot(
-                {"UM": _leverage_map(um), "CM": _leverage_map(_positions(cm))},
-                multi_assets=_flag(flags, "multiAssetsMargin"),
-                dual_side_position=_flag(flags, "dualSidePosition"),
-            )
-        if account == "usdm":
-            um, multi, dual = await asyncio.gather(
-                self.call("read symbol config", ex.fapiPrivateGetSymbolConfig),
-                self.call("read multi-assets mode", ex.fapiPrivateGetMultiAssetsMargin),
-                self.call("read position mode", ex.fapiPrivateGetPositionSideDual),
-            )
-            return Snapshot(
-                {"UM": _leverage_map(um)},
-                multi_assets=_flag(multi, "multiAssetsMargin"),
-                dual_side_position=_flag(dual, "dualSidePosition"),
-            )
-        cm, dual = await asyncio.gather(
-            self.call("read COIN-M account", ex.dapiPrivateGetAccount),
-            self.call("read position mode", ex.dapiPrivateGetPositionSideDual),
-        )
-        return Snapshot({"CM": _leverage_map(_positions(cm))}, dual_side_position=_flag(dual, "dualSidePosition"))
-
 
 def _retry_after(headers: Mapping[str, Any], default: float) -> float:
     for name in ("Retry-After", "retry-after"):
@@ -306,30 +273,3 @@ def _retry_after(headers: Mapping[str, Any], default: float) -> float:
 def _message(text: str) -> str:
     match = re.search(r'"msg"\s*:\s*"([^"]*)"', text)
     return match[1] if match else text[:120]
-
-
-def _positions(answer: Any) -> list[Any]:
-    positions = answer.get("positions") if isinstance(answer, Mapping) else None
-    if isinstance(positions, list):
-        return positions
-    raise ExchangeUnavailable(f"account answer has no positions list: {scrub(repr(answer))[:120]}")
-
-
-def _leverage_map(rows: Any) -> dict[str, int]:
-    """``[{symbol, leverage}]`` -> ``{symbol: int}``. In hedge mode a symbol appears per side with one leverage."""
-    if not isinstance(rows, list):
-        raise ExchangeUnavailable(f"leverage answer is not a list: {scrub(repr(rows))[:120]}")
-    leverage: dict[str, int] = {}
-    for row in rows:
-        try:
-            leverage[str(row["symbol"])] = int(row["leverage"])
-        except (KeyError, TypeError, ValueError):
-            log.warning("ignored a malformed leverage row: %s", scrub(repr(row))[:120])
-    return leverage
-
-
-def _flag(answer: Any, key: str) -> bool | None:
-    value = answer.get(key) if isinstance(answer, Mapping) else None
-    if isinstance(value, str):
-        return value.lower() == "true"
-    return value if isinstance(value, bool) else None

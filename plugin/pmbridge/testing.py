@@ -26,6 +26,7 @@ from .models import (
     AccountModeChange,
     BridgeInfo,
     LeverageChange,
+    PositionChange,
     ReconcileReport,
     Shutdown,
     StreamStateChange,
@@ -91,6 +92,9 @@ class HookRecorder:
     def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
         self._record("pmbridge_account_mode_changed", change)
 
+    def pmbridge_position_changed(self, change: PositionChange) -> None:
+        self._record("pmbridge_position_changed", change)
+
     def pmbridge_stream_state_changed(self, change: StreamStateChange) -> None:
         self._record("pmbridge_stream_state_changed", change)
 
@@ -105,6 +109,9 @@ class HookRecorder:
 
     def leverage_changes(self, source: str | None = None) -> list[LeverageChange]:
         return [c for c in self.of("pmbridge_leverage_changed") if source is None or c.source == source]
+
+    def position_changes(self, kind: str | None = None) -> list[PositionChange]:
+        return [c for c in self.of("pmbridge_position_changed") if kind is None or c.kind == kind]
 
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 5.0, what: str = "condition") -> Any:
         """Poll ``predicate`` until it returns something truthy (returned), or fail after ``timeout`` seconds."""
@@ -136,10 +143,13 @@ class HookRecorder:
 
 
 def fast_config(sim: Simulator, **overrides: Any) -> BridgeConfig:
-    """A bridge configuration for the simulator with test-friendly timings (overridable)."""
+    """A bridge configuration for the simulator with test-friendly timings (overridable). ``account="usdm"`` (or
+    ``coinm``) connects as that simulated account, with its own key."""
     from .config import BridgeConfig  # noqa: PLC0415
 
-    return BridgeConfig.for_simulator(sim.base_url, sim.api_key, sim.api_secret, **overrides)
+    key, secret = sim.credentials(overrides.get("account"))
+    key, secret = overrides.pop("api_key", key), overrides.pop("api_secret", secret)
+    return BridgeConfig.for_simulator(sim.base_url, key, secret, **overrides)
 
 
 @contextlib.asynccontextmanager

@@ -21,6 +21,7 @@ from ..bridge import Bridge
 from ..config import BridgeConfig
 from ..errors import ConfigError, ExchangeError, PluginError
 from ..manager import PluginManager, create_plugin_manager
+from ..readings import leverage_snapshot
 from ..redact import redact
 from ..rest import RestClient
 from ..symbols import SymbolMap
@@ -184,7 +185,7 @@ class Doctor:
 
     async def check_credentials(self, config: BridgeConfig, rest: RestClient, clock_ok: bool) -> None:
         try:
-            self.snapshot = await rest.snapshot()
+            self.snapshot = await leverage_snapshot(rest)
         except ExchangeError as exc:
             advice = _exchange_advice(exc, config.account)
             if exc.code == -1021 and not clock_ok:

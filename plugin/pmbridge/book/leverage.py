@@ -10,14 +10,17 @@ an event received after the mark is kept over the snapshot's (possibly older) va
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Final, NamedTuple
+from typing import NamedTuple
 
 from attrs import frozen
 
-from .const import AccountSetting, Source, Unit
-from .events import AccountConfigUpdate, unit_of
-from .models import AccountModeChange, Change, LeverageChange
-from .symbols import SymbolMap
+from ..const import AccountSetting, Source, Unit
+from ..events import AccountConfigUpdate, unit_of
+from ..models import AccountModeChange, Change, LeverageChange
+from ..symbols import SymbolMap
+from .ordering import NEWER as _NEWER
+from .ordering import STALE as _STALE
+from .ordering import order as _order
 
 __all__ = ["BookEntry", "BookStats", "FlagEntry", "LeverageBook", "Snapshot"]
 
@@ -68,22 +71,6 @@ class BookStats:
     symbols: int
     superseded: int = 0
     """Snapshots skipped because one requested later had already been applied."""
-
-
-_NEWER: Final = 1
-_STALE: Final = 0
-_DUPLICATE: Final = -1
-
-
-def _order(old_e: int | None, old_t: int | None, new_e: int, new_t: int | None) -> int:
-    if old_e is None or new_e > old_e:
-        return _NEWER
-    if new_e < old_e:
-        return _STALE
-    # Same E: T decides when both have one; otherwise it is the same frame again.
-    if new_t is not None and old_t is not None and new_t != old_t:
-        return _NEWER if new_t > old_t else _STALE
-    return _DUPLICATE
 
 
 def _floor(entry: BookEntry | FlagEntry | None) -> tuple[int | None, int | None]:
