@@ -185,6 +185,17 @@ class Bridge:
             self.intents.withdraw(unit, exchange_symbol, leverage)
             raise
 
+    def followed_leverage(self, symbol: str) -> int | None:
+        """The last leverage set outside this process for ``symbol`` (exchange id or unified): what the exchange
+        has, unless this process's own writes changed it since (then what it had before them). Any thread."""
+        coordinator, symbols = self.coordinator, self.book.symbols
+        found = symbols.exchange_id(symbol) if symbols is not None and "/" in symbol else None
+        if found is None:
+            entry = self.book.get(symbol)
+            return None if entry is None else entry.leverage
+        value = None if coordinator is None else coordinator.followed.get(found)
+        return value if value is not None else self.book.leverage(symbol)
+
     def diagnostics(self, reason: str = "requested") -> dict[str, Any]:
         """Everything support would ask for, secrets redacted: config, stream, book counts, plugins and errors."""
         coordinator = self.coordinator

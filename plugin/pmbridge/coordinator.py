@@ -21,7 +21,7 @@ from attrs import evolve
 
 from .book import LeverageBook, PositionBook
 from .config import BridgeConfig
-from .const import Source
+from .const import Source, Unit
 from .errors import AuthenticationFailed, DecodeError, ExchangeError, UnknownEventError
 from .events import AccountConfigUpdate, AccountUpdate, ListenKeyExpired, OrderUpdate, decode
 from .lograte import LogRate
@@ -61,6 +61,9 @@ class Coordinator:
         self.positions = positions if positions is not None else PositionBook(book)
         self.intents = intents if intents is not None else Intents()
         self.readback = ReadBack(rest, book, self.positions, pm, enabled=config.position_readback)
+        self.followed: dict[tuple[Unit, str], int] = {}
+        """Per symbol, the last leverage set outside this process: what ``follow`` adopts even after this process's
+        host re-sent an older value (Freqtrade does before each DCA and stoploss order)."""
         self.rest = rest
         self.state = StreamState.STARTING
         self.stream = UserStream(
@@ -161,6 +164,8 @@ class Coordinator:
                 continue
             ours = bool(self.intents) and self.intents.match(change.unit, change.exchange_symbol, change.new)
             leverage = evolve(change, origin="self") if ours else change
+            if not ours:
+                self.followed[(change.unit, change.exchange_symbol)] = change.new
             self.positions.refresh_leverage(leverage.unit, leverage.exchange_symbol, leverage.new)
             if self.readback.queued(leverage.exchange_symbol) or (readback and self.readback.needed(leverage)):
                 self.readback.hold(leverage)

@@ -45,6 +45,8 @@ class Position:
     update_time: int | None = None
     """The exchange's time of this reading (event time or ``updateTime``), ms."""
     source: Source = "stream"
+    initial_margin: Decimal | None = None
+    """Margin the position uses, when the reading carries it (USDⓈ-M's positionRisk; Portfolio Margin's does not)."""
 
     @property
     def is_open(self) -> bool:
@@ -76,6 +78,10 @@ class PositionChange:
     transaction_time: int | None = None
     reason: str | None = None
     """What the exchange said caused it (ACCOUNT_UPDATE's ``m``: ORDER, FUNDING_FEE, MARGIN_TRANSFER, ...)."""
+    open_trades: tuple[int, ...] = ()
+    """Set by a host that holds trades: ids of its open trades on this symbol."""
+    note: str = ""
+    """What the change means for the host's trades, in words, when the host says."""
 
     @property
     def symbol(self) -> str | None:
@@ -194,6 +200,10 @@ class LeverageRequest:
     """The ceiling from the host (Freqtrade's ``max_leverage`` for the pair and side) and the caps."""
     policy: str
     side: str | None = None
+    followed: int | None = None
+    """The last leverage set outside this process (the app, another tool): what ``follow`` adopts. It differs from
+    ``exchange`` when this process's own writes changed the exchange since (Freqtrade re-sends a trade's entry
+    leverage before its DCA and stoploss orders); None if unknown."""
 
 
 @frozen(slots=True)

@@ -136,6 +136,7 @@ def _position(row: Any, unit: Unit, symbols: SymbolMap, portfolio: bool) -> Posi
             _decimal(info.get("breakEvenPrice")),
             int(info["updateTime"]) if str(info.get("updateTime", "")).isdigit() else None,
             "snapshot",
+            _decimal(info.get("positionInitialMargin")),
         )
     except (KeyError, TypeError, ValueError, InvalidOperation):
         log.warning("ignored a malformed position row: %s", scrub(repr(info))[:120])

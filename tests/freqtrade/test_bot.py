@@ -85,11 +85,11 @@ def test_follow_the_next_entry_uses_the_leverage_set_in_the_app(
         bot.process()
     open_trades, note = bot.strategy.notes[-1]
     assert open_trades == (trades[0].id,)
-    assert f"Open trade #{trades[0].id} (7x) keeps the leverage it was opened with" in note
+    assert f"Open trade #{trades[0].id} (7x) is a dry-run trade: no position on the exchange" in note
     # Through Freqtrade's own RPC (dp.send_msg), so Telegram and webhook users see it.
     assert (
-        "Sending rpc strategy_msg: BTC/USDT:USDT leverage changed on the exchange 7x -> 12x (source: stream), "
-        "policy follow"
+        "Sending rpc strategy_msg: BTC/USDT:USDT leverage changed on the exchange 7x -> 12x, not by this bot "
+        "(source: stream), policy follow"
     ) in caplog.text
     assert Trade.get_trades_proxy(pair="BTC/USDT:USDT", is_open=True)[0].leverage == 7  # never rewritten
 

@@ -1,6 +1,7 @@
 """Built-in plugin ``pmbridge.builtin.policy``: the default answer to ``pmbridge_decide_leverage``.
 
-``follow`` adopts the exchange's leverage when the book knows it; ``enforce`` and ``alert`` keep what was proposed
+``follow`` adopts the leverage last set outside this process (the app, another tool) when known, else the
+exchange's; ``enforce`` and ``alert`` keep what was proposed
 (enforce sets the exchange back elsewhere; alert only tells). Every answer is clamped to ``[1, max_leverage]``. It runs
 last, so any plugin that answers first decides instead.
 """
@@ -13,5 +14,6 @@ from ..models import LeverageRequest
 
 @hookimpl(trylast=True)
 def pmbridge_decide_leverage(request: LeverageRequest) -> float:
-    wanted = request.exchange if request.policy == "follow" and request.exchange is not None else request.proposed
+    exchange = request.followed if request.followed is not None else request.exchange
+    wanted = exchange if request.policy == "follow" and exchange is not None else request.proposed
     return max(1.0, min(float(wanted), float(request.max_leverage)))

@@ -5,6 +5,9 @@ change away from the strategy's leverage is set back; under any policy a value o
 ``min_leverage``/``max_leverage`` is set back inside. After
 ``enforce_max_reverts`` set-backs of one pair within ``enforce_window`` seconds pmbridge stops fighting whoever keeps
 changing it, and says so.
+
+Only external changes are fought: a value the host bot itself set (Freqtrade re-sends a trade's entry leverage
+before its DCA and stoploss orders: origin ``self``) is left alone until someone else changes it.
 """
 
 from __future__ import annotations
@@ -53,9 +56,14 @@ class Enforcer:
         the answer often comes first; until the book moves, the old value there is not a reason to set it again."""
         self.given_up: set[str] = set()
         self.set_backs = 0
+        self._own: dict[str, bool] = {}
+        """Per pair: whether the latest change was this process's own (then it is not set back)."""
 
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
-        if change.symbol is not None:
+        if change.symbol is None:
+            return
+        self._own[change.symbol] = change.origin == "self"
+        if change.origin == "external":
             self._schedule(self.check, change.symbol)
 
     def wanted(self, pair: str, current: int) -> int | None:
@@ -71,7 +79,7 @@ class Enforcer:
     def check(self, pair: str) -> None:
         """Look at ``pair`` in the book and set it back if the policy or the caps say so (on the bridge's loop)."""
         bridge = self._bridge()
-        if bridge is None or not self._tradeable(pair) or pair in self.given_up:
+        if bridge is None or not self._tradeable(pair) or pair in self.given_up or self._own.get(pair):
             return
         if pair in self._pending:
             self._recheck.add(pair)  # a change that lands while a set-back is in flight is looked at right after
@@ -114,7 +122,7 @@ class Enforcer:
             self._reverts.setdefault(pair, deque()).append(time.monotonic())
             before = bridge.book.get(pair)
             old = None if before is None else before.leverage
-            await bridge.set_leverage(unit, exchange_symbol, wanted)
+            await bridge.set_leverage(unit, exchange_symbol, wanted, who="enforcer")
             after = bridge.book.get(pair)
             if before is not None and after is not None and after.seq == before.seq:
                 self._unconfirmed[pair] = after.seq

@@ -1,39 +1,113 @@
-"""What Freqtrade users read (log, Telegram, webhooks) when the exchange changes under their bot."""
+"""What Freqtrade users read (log, Telegram, webhooks) when the exchange changes under their bot.
+
+Every number about a position is the exchange's own, as read back after the change, set beside Freqtrade's record of
+the trade; nothing is computed or assumed. The bot's own writes (Freqtrade re-sending a trade's leverage before its
+orders) are never reported as changes made on the exchange.
+"""
 
 from __future__ import annotations
 
-from ..models import AccountModeChange, LeverageChange
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from ..models import AccountModeChange, LeverageChange, Position, PositionChange
+
+
+def num(value: Decimal | float | int | None, unit: str = "") -> str:
+    """A number as a person reads it: thousands separated, no float noise, trailing zeros dropped."""
+    if value is None:
+        return "unknown"
+    number = Decimal(str(value))
+    text = f"{number:,.8f}".rstrip("0").rstrip(".") if number != number.to_integral_value() else f"{number:,.0f}"
+    return f"{text} {unit}".rstrip()
+
+
+def describe(position: Position) -> str:
+    """``long 0.01 at 60,000.1, 10x, isolated margin 60 USDT, liquidation price 54,216.96``: the exchange's own
+    figures; one a reading did not carry is left out, never computed."""
+    margin_asset = "USDT" if position.unit == "UM" else position.exchange_symbol.split("USD")[0]
+    parts = [f"{position.direction} {num(abs(position.amount))} at {num(position.entry_price)}"]
+    if position.leverage is not None:
+        parts.append(f"{position.leverage}x")
+    if position.margin_type == "isolated" and position.isolated_margin is not None:
+        parts.append(f"isolated margin {num(position.isolated_margin, margin_asset)}")
+    elif position.initial_margin is not None:
+        parts.append(f"margin in use {num(position.initial_margin, margin_asset)}")
+    if position.liquidation_price is not None:
+        liquidation = "none" if position.liquidation_price == 0 else num(position.liquidation_price)
+        parts.append(f"liquidation price {liquidation}")
+    return ", ".join(parts)
+
+
+def _records(trades: Sequence[Any]) -> str:
+    """Freqtrade's record of the trades: ``#3 (5x, liquidation price 49,500)``."""
+    out = []
+    for trade in trades:
+        liq = getattr(trade, "liquidation_price", None)
+        record = f"{float(trade.leverage or 1.0):g}x" + (f", liquidation price {num(liq)}" if liq else "")
+        out.append(f"#{trade.id} ({record})")
+    return ", ".join(out)
 
 
 def leverage_changed(change: LeverageChange, policy: str, next_entry: float | None) -> str:
+    """The headline for an external change: what changed and what the next entry uses."""
     name = change.symbol or change.exchange_symbol
     text = (
-        f"{name} leverage changed on the exchange {change.old}x -> {change.new}x (source: {change.source}), "
-        f"policy {policy}"
+        f"{name} leverage changed on the exchange {change.old}x -> {change.new}x, not by this bot "
+        f"(source: {change.source}), policy {policy}"
     )
     if next_entry is not None:
-        text += f": the next entry uses {next_entry:g}x"
+        text += f": the next new trade uses {next_entry:g}x"
     if change.note:
         text += f". {change.note}"
     return text
 
 
-def open_trade_note(trade_ids: tuple[int, ...], entry_leverages: tuple[float, ...], live: bool) -> str:
-    if not trade_ids:
+def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool) -> str:
+    """What the change did to the open trades' positions, and what happens next."""
+    if not trades:
         return ""
-    trades = ", ".join(
-        f"#{trade_id} ({leverage:g}x)" for trade_id, leverage in zip(trade_ids, entry_leverages, strict=True)
-    )
-    note = (
-        f"Open trade {trades} keeps the leverage it was opened with: Freqtrade fixes a trade's leverage at entry "
-        "and pmbridge never rewrites trade records"
-    )
-    if live:
-        note += (
-            "; in live mode Freqtrade sets this pair's leverage again before its next entry, DCA or "
-            "stoploss-on-exchange order, which will undo this change"
+    ids = ", ".join(f"#{t.id}" for t in trades)
+    if not live:
+        return (
+            f"Open trade {_records(trades)} is a dry-run trade: no position on the exchange, and Freqtrade keeps "
+            "the leverage it recorded at entry"
         )
-    return note
+    if change.positions:
+        positions = "; ".join(describe(p) for p in change.positions)
+        now = f"Binance applied {change.new}x to the open position at once: {positions}"
+    else:
+        now = f"Binance applies {change.new}x to any open position on this pair (no position was read back)"
+    recorded = (
+        f"Freqtrade still records trade {_records(trades)} and sets {int(float(trades[0].leverage or 1))}x again "
+        f"before its next stoploss or DCA order on this pair, which returns the position to that leverage"
+    )
+    return f"{now}. {recorded} (trade {ids} itself is never rewritten)"
+
+
+def own_write(change: LeverageChange) -> str:
+    """The bot's own set_leverage came back on the stream: said in the log, never as a change on the exchange."""
+    name = change.symbol or change.exchange_symbol
+    return (
+        f"{name} leverage is {change.new}x again: Freqtrade set it before one of its own orders "
+        "(not a change made elsewhere)"
+    )
+
+
+def position_changed(change: PositionChange, trades: Sequence[Any]) -> str | None:
+    """A margin move on an open trade's position (isolated margin added or removed, margin type), or None."""
+    if change.kind != "changed" or change.old is None or not trades:
+        return None
+    old, new = change.old, change.position
+    if (old.amount, old.entry_price) != (new.amount, new.entry_price):
+        return None  # the bot's own fills: Freqtrade knows about them
+    name = change.symbol or change.exchange_symbol
+    what = (change.reason or "a change").replace("_", " ").lower()
+    return (
+        f"{name} position changed on the exchange ({what}), not by this bot: it is now {describe(new)}. "
+        f"Freqtrade's record of trade {_records(trades)} is unchanged."
+    )
 
 
 def account_mode_problem(change: AccountModeChange, margin_mode: str) -> str | None:

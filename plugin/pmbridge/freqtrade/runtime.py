@@ -12,15 +12,15 @@ import logging
 from collections import deque
 from typing import Any, Final
 
-import attrs
-
 from ..config import BridgeConfig
 from ..manager import PluginManager, create_plugin_manager
-from ..models import AccountModeChange, LeverageChange, LeverageRequest
+from ..models import LeverageRequest
+from ..origin import Intents
 from ..thread import BridgeThread
-from . import messages
 from .enforcer import Enforcer
+from .reporter import Reporter
 from .settings import FreqtradeSettings
+from .tap import LeverageTap
 
 log = logging.getLogger("pmbridge.freqtrade")
 
@@ -31,6 +31,7 @@ NOTIFY_HOOKS: Final = (
     "pmbridge_configure",
     "pmbridge_ready",
     "pmbridge_leverage_changed",
+    "pmbridge_position_changed",
     "pmbridge_account_mode_changed",
     "pmbridge_stream_state_changed",
     "pmbridge_reconciled",
@@ -55,6 +56,9 @@ class StrategyRelay:
 
     def pmbridge_leverage_changed(self, change: Any) -> None:
         self._relay("pmbridge_leverage_changed", change)
+
+    def pmbridge_position_changed(self, change: Any) -> None:
+        self._relay("pmbridge_position_changed", change)
 
     def pmbridge_account_mode_changed(self, change: Any) -> None:
         self._relay("pmbridge_account_mode_changed", change)
@@ -86,9 +90,17 @@ class FreqtradeRuntime:
         self.enforcer = Enforcer(settings, self._bridge, self._target, self._tradeable, self.say, self._call_soon)
         self.pm = create_plugin_manager(plugins=(StrategyRelay(self), self.enforcer))
         self.thread = BridgeThread(config, self.pm)
+        self.reporter = Reporter(
+            self._send, lambda pair: self.settings.for_pair(pair)[0], self._next_entry, live, self.margin_mode
+        )
+        # Freqtrade's own set_leverage calls (before its entries, DCAs and stoplosses) are this bot's: origin self.
+        api = getattr(getattr(self._dp, "_exchange", None), "_api", None)
+        self.tap = LeverageTap(api, self._intents) if live and api is not None else None
 
     # -- lifecycle (Freqtrade's thread) -------------------------------------------------------------------------
     def start(self) -> None:
+        if self.tap is not None:
+            self.tap.install()
         ready = self.thread.start(self.settings.start_timeout)
         if not ready:
             log.warning(
@@ -98,8 +110,14 @@ class FreqtradeRuntime:
             )
 
     def stop(self) -> None:
+        if self.tap is not None:
+            self.tap.remove()
         self.thread.stop()
         self.drain()  # the last changes and the shutdown reach the strategy too
+
+    def _intents(self) -> Intents | None:
+        bridge = self.thread.bridge
+        return None if bridge is None else bridge.intents
 
     def _bridge(self) -> Any:
         return self.thread.bridge
@@ -143,45 +161,21 @@ class FreqtradeRuntime:
                 self._send(arg, level=logging.WARNING)
                 continue
             if name == "pmbridge_leverage_changed":
-                arg = self._annotate(arg)
-                self._message_leverage(arg)
+                arg = self.reporter.leverage(arg, self.whitelist)
+            elif name == "pmbridge_position_changed":
+                arg = self.reporter.position(arg)
             elif name == "pmbridge_account_mode_changed":
-                self._message_mode(arg)
+                self.reporter.mode(arg)
             if deliver:
                 self.strategy_pm.notify(name, arg)
-        if self.thread.ready and self.thread.failure is None:
+        bridge = self.thread.bridge
+        if self.thread.ready and self.thread.failure is None and bridge is not None:
             for pair in self.whitelist:  # a snapshot or a new pair may need setting back, not only events
                 self.thread.call_soon(self.enforcer.check, pair)
+            self.reporter.audit(bridge.positions.open_positions())
 
-    def _annotate(self, change: LeverageChange) -> LeverageChange:
-        if change.symbol is None or change.old is None:
-            return change
-        try:
-            from freqtrade.persistence import Trade  # noqa: PLC0415 - only where Freqtrade runs
-
-            trades = Trade.get_trades_proxy(pair=change.symbol, is_open=True)
-        except Exception:  # no database in this process
-            return change
-        ids = tuple(int(trade.id) for trade in trades)
-        leverages = tuple(float(trade.leverage or 1.0) for trade in trades)
-        return attrs.evolve(change, open_trades=ids, note=messages.open_trade_note(ids, leverages, self.live))
-
-    def _message_leverage(self, change: LeverageChange) -> None:
-        if change.old is None or change.symbol not in self.whitelist:
-            return
-        policy = self.settings.for_pair(change.symbol)[0]
-        next_entry = self.leverage_for(change.symbol, self.wishes.get(change.symbol, 1.0), 1e9, None, record=False)
-        self._send(messages.leverage_changed(change, policy, next_entry), level=logging.INFO)
-
-    def _message_mode(self, change: AccountModeChange) -> None:
-        problem = messages.account_mode_problem(change, self.margin_mode)
-        if problem is not None:
-            self._send(problem, level=logging.ERROR)
-        elif change.old is not None:
-            self._send(
-                f"pmbridge: account {change.setting} changed {change.old} -> {change.new} (source: {change.source})",
-                level=logging.INFO,
-            )
+    def _next_entry(self, pair: str) -> float:
+        return self.leverage_for(pair, self.wishes.get(pair, 1.0), 1e9, None, record=False)
 
     def _send(self, text: str, level: int) -> None:
         log.log(level, "%s", text)
@@ -207,7 +201,8 @@ class FreqtradeRuntime:
         if record:
             self.wishes[pair] = wish
         ceiling = min(float(max_leverage), high)
-        book = self.thread.book
+        bridge = self.thread.bridge
+        book = None if bridge is None else bridge.book
         entry = None if book is None else book.get(pair)
         found = None if book is None or book.symbols is None else book.symbols.exchange_id(pair)
         request = LeverageRequest(
@@ -219,6 +214,7 @@ class FreqtradeRuntime:
             max_leverage=ceiling,
             policy=policy,
             side=side,
+            followed=None if bridge is None or entry is None else bridge.followed_leverage(pair),
         )
         # The strategy's own pmbridge_decide_leverage first, then installed plugins, the built-in policy last.
         answer = self.strategy_pm.first("pmbridge_decide_leverage", request)
