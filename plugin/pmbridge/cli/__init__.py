@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from .. import __version__
 from ..errors import PMBridgeError
-from . import demo, doctor, inspect_cmds, reconcile, record, replay, watch
+from . import demo, doctor, freqtrade_cmd, inspect_cmds, reconcile, record, replay, watch
 
 # name -> (help, add_arguments, run); run returns the exit code.
 Command = tuple[str, Callable[[argparse.ArgumentParser], None], Callable[[argparse.Namespace], int]]
@@ -21,6 +21,7 @@ COMMANDS: dict[str, Command] = {
     **record.COMMANDS,
     **replay.COMMANDS,
     **inspect_cmds.COMMANDS,
+    **freqtrade_cmd.COMMANDS,
 }
 
 EXIT_OK = 0
@@ -46,8 +47,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == ["freqtrade"]:
+        # Freqtrade's options are not pmbridge's: hand them over untouched, before any parsing or logging set-up
+        # (Freqtrade configures logging itself, and only if nothing has yet).
+        from ..freqtrade.launcher import run as launch  # noqa: PLC0415 - imports Freqtrade
+
+        launch(arguments[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(arguments)
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE

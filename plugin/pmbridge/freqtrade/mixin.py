@@ -118,11 +118,8 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
             config = BridgeConfig.from_mapping(values, api_key=key, api_secret=secret)
         except ConfigError as exc:
             raise ConfigError(f"pmbridge: {exc}") from None
-        if mode == "live" and settings.account == "pm":
-            log.warning(
-                "pmbridge: live mode on a Portfolio Margin account: Freqtrade itself has no papi support "
-                "and cannot place PM orders; see docs/freqtrade.md (account types)"
-            )
+        if settings.account == "pm":
+            self._pmbridge_portfolio_notice(mode)
         runtime = FreqtradeRuntime(self, settings, config, live=mode == "live")
         try:
             runtime.start()
@@ -132,6 +129,25 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
             runtime.drain()
             return
         self._pmbridge_runtime = runtime
+
+    def _pmbridge_portfolio_notice(self, mode: str) -> None:
+        """On a Portfolio Margin config: say once whether this bot can trade it live (only through the launcher)."""
+        from .portfolio import installed  # noqa: PLC0415
+
+        if installed():
+            return
+        if mode == "live":
+            log.error(
+                "pmbridge: live mode on a Portfolio Margin account without `pmbridge freqtrade`: Freqtrade's own "
+                "Binance exchange cannot trade PM (no papi margin mode, stoplosses polled at the wrong endpoint). "
+                "Stop the bot and start it with `pmbridge freqtrade trade ...` (docs/freqtrade.md)"
+            )
+        else:
+            log.warning(
+                "pmbridge: dry-run on a Portfolio Margin config. Live trading on PM needs `pmbridge freqtrade trade "
+                "...` instead of `freqtrade trade ...` (plain Freqtrade stops at start-up with Binance's -2015); "
+                "see docs/freqtrade.md"
+            )
 
     def _pmbridge_credentials(self) -> tuple[str, str]:
         """Live: Freqtrade's exchange object (the strategy's config copy has no keys). Otherwise the environment."""
