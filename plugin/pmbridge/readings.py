@@ -81,10 +81,12 @@ def position_units(rest: RestClient) -> frozenset[Unit]:
 async def positions_snapshot(
     rest: RestClient, symbols: SymbolMap, only: frozenset[str] | None = None
 ) -> PositionSnapshot:
-    """Open positions through ccxt's ``fetch_positions``: one call per unit the account trades (``only``: exchange
-    ids of a read-back; Binance answers every position anyway, so it costs the same)."""
+    """Open positions through ccxt's ``fetch_positions``: one call per unit the account trades, or, for a read-back
+    of ``only`` (exchange ids), per unit those symbols belong to (Binance answers every position of the unit anyway)."""
     ex = rest.exchange
     units = position_units(rest)
+    if only is not None:
+        units = units & frozenset(symbols.unit_of(symbol) for symbol in only)
     calls = []
     for unit in sorted(units):
         params = {"subType": "inverse"} if unit == "CM" else {}
