@@ -30,6 +30,7 @@ BRIDGE_KEYS: Final = frozenset(
         "rest_timeout",
         "time_scale",
         "close_listen_key_on_stop",
+        "position_readback",
     }
 )
 _SECRET_KEYS: Final = frozenset({"api_key", "api_secret", "key", "secret", "apikey", "password"})
