@@ -51,7 +51,8 @@ class Account:
         self.trades: deque[Fill] = deque(maxlen=RECORDS_KEPT)
         self.income: deque[Income] = deque(maxlen=RECORDS_KEPT)
         self.liquidating = False
-        self.margin_called = False
+        self.margin_calls: set[object] = set()
+        """What has had its MARGIN_CALL and not yet recovered: "cross", or an isolated (symbol, side)."""
         self.risk_level = "NORMAL"
 
     # -- look-ups ------------------------------------------------------------------------------------------------

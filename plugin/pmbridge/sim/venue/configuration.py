@@ -39,7 +39,8 @@ class Configuration:
             quotes = self.venue.account_quotes(account, contract.symbol)
             mark = quotes[contract.symbol].mark
             exposure = sum((abs(p.amount) * mark for p in open_rows), ZERO)
-            exposure += sum((o.remaining * (o.price or mark) for o in account.open_orders_of(contract.symbol)), ZERO)
+            orders = [o for o in account.open_orders_of(contract.symbol) if not o.reduce_only]  # they only shrink it
+            exposure += sum((o.remaining * (o.price or mark) for o in orders), ZERO)
             if exposure > Decimal(contract.cap_for(value)):
                 raise BinanceError(-2027, "Exceeded the maximum allowable position at current leverage.")
             if value < old and open_rows and account.isolated(contract.symbol):

@@ -1,23 +1,29 @@
-"""Risk over time: funding every 8 h of the simulated clock, margin calls, and liquidation.
+"""Risk as prices move: margin calls and liquidation.
 
 USDⓈ-M: an isolated position is liquidated when its mark crosses its liquidation price (its isolated margin no
 longer covers maintenance); cross positions together when the cross margin balance no longer covers their
-maintenance. Portfolio Margin: every UM position when uniMMR (equity / maintenance) falls to 1.05. A liquidation is a
-forced MARKET close at the mark (client id ``autoclose-...``, type LIQUIDATION); what is left of the margin it used
-goes to the insurance fund (INSURANCE_CLEAR).
+maintenance. Portfolio Margin: every UM position when uniMMR (equity / maintenance) falls to 1.05.
+
+A liquidation (binance_semantics.md §1.1): the open orders it concerns expire (``er`` 5; the whole account's for a
+cross or PM liquidation, the symbol's for an isolated one), then each position is closed by a forced IOC order
+(client id ``autoclose-...``, type LIQUIDATION on the stream, LIMIT over REST) sent at the bankruptcy price and filled
+at the mark, or at the bankruptcy price if the mark has gone past it (the insurance fund takes the position over
+there). What is left of the margin behind the positions pays the clearance fee (INSURANCE_CLEAR, negative); a loss
+beyond that margin is the insurance fund's (INSURANCE_CLEAR, positive), so an account never ends below zero and an
+isolated position never loses more than its isolated wallet.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Final
 
-from ..market.prices import FUNDING_INTERVAL_MS
 from .events import AccountUpdate, Event, MarginCall, MarginCallRow, OrderUpdate, RiskLevelChange
-from .fills import apply_fill, balance_row, money, position_row
+from .fills import TAKER_RATE, apply_fill, balance_row, money
 from .model import ZERO, Income, Order, Position
-from .risk import PM_LIQUIDATION_UNIMMR, liquidation_price, maintenance, margins, unrealized
+from .risk import PM_LIQUIDATION_UNIMMR, bankruptcy_price, liquidation_price, maintenance, margins, unrealized
 
 if TYPE_CHECKING:
     from ..market.prices import Quote
@@ -25,101 +31,61 @@ if TYPE_CHECKING:
     from .venue import Venue
 
 MARGIN_CALL_RATIO: Final = Decimal("0.8")
-"""Maintenance / margin balance at which USDⓈ-M sends MARGIN_CALL (and again only after falling back under 0.7)."""
+"""Maintenance / margin balance at which USDⓈ-M sends MARGIN_CALL (again only after falling back under 0.7)."""
 MARGIN_CALL_RESET: Final = Decimal("0.7")
 LIQUIDATION_FEE: Final = Decimal("0.0125")
-"""exchangeInfo ``liquidationFee``: the clearance fee on a cross liquidation's notional."""
+"""exchangeInfo ``liquidationFee``: the clearance fee rate on the liquidated notional."""
 # uniMMR thresholds of the PM risk levels (Binance's PM Pro page), highest first.
 PM_LEVELS: Final = ((Decimal("1.5"), "NORMAL"), (Decimal("1.2"), "MARGIN_CALL"), (Decimal("1.05"), "REDUCE_ONLY"))
+CROSS: Final = "cross"
+"""The key of the cross positions' margin call in ``Account.margin_calls`` (isolated ones use (symbol, side))."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Closed:
+    position: Position
+    order: Order
+    margin: Decimal
+    """The isolated wallet behind the position before the close (cross: unused)."""
 
 
 class Liquidations:
     def __init__(self, venue: Venue) -> None:
         self.venue = venue
-        self.last_funding_ms = venue.now_ms()
 
-    # -- funding -------------------------------------------------------------------------------------------------
-    def settle_funding(self) -> list[Event]:
-        now = self.venue.now_ms()
-        due = (self.last_funding_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
-        events: list[Event] = []
-        while due <= now:
-            for account in self.venue.accounts.values():
-                events += self._fund(account, due)
-            self.last_funding_ms = due
-            due += FUNDING_INTERVAL_MS
-        return events
-
-    def _fund(self, account: Account, funding_ms: int) -> list[Event]:
-        venue = self.venue
-        open_rows = [p for p in account.open_positions() if account.contracts[p.symbol].unit == "UM"]
-        perpetual = [p for p in open_rows if account.contracts[p.symbol].perpetual]
-        if not perpetual:
-            return []
-        quotes = venue.quotes(p.symbol for p in perpetual)
-        events: list[Event] = []
-        for p in perpetual:
-            rate = Decimal(str(venue.prices.funding_rate(p.symbol, funding_ms)))
-            fee = money(-p.amount * quotes[p.symbol].mark * rate)
-            account.credit(fee, funding_ms)
-            if account.isolated(p.symbol):
-                p.isolated_wallet = money(p.isolated_wallet + fee)
-            account.income.append(
-                Income(
-                    venue.counters.next_income(),
-                    p.symbol,
-                    "FUNDING_FEE",
-                    fee,
-                    account.margin_asset,
-                    funding_ms,
-                    info="FUNDING_FEE",
-                    trade_id="",
-                )
-            )
-            position_rows = (position_row(account, p, quotes[p.symbol].mark),) if account.isolated(p.symbol) else ()
-            events.append(
-                AccountUpdate(
-                    account.kind,
-                    venue.next_txn(),
-                    "UM",
-                    "FUNDING_FEE",
-                    (balance_row(account, fee),),
-                    position_rows,
-                    symbol=p.symbol,
-                )
-            )
-        return events
-
-    # -- margin calls and liquidation ----------------------------------------------------------------------------
     def check(self, account: Account, quotes: Mapping[str, Quote]) -> list[Event]:
         positions = [p for p in account.open_positions() if account.contracts[p.symbol].unit == "UM"]
         if not positions or account.liquidating or any(p.symbol not in quotes for p in positions):
             return []
         if account.kind == "pm":
-            return self._check_portfolio(account, positions, quotes)
+            return self._check_portfolio(account, quotes)
         events: list[Event] = []
         for p in positions:
             if account.isolated(p.symbol):
-                price = liquidation_price(account, p.symbol, p.side, quotes)
-                mark = quotes[p.symbol].mark
-                if price and ((p.amount > 0 and mark <= price) or (p.amount < 0 and mark >= price)):
-                    events += self._liquidate(account, [p], quotes)
+                events += self._check_isolated(account, p, quotes)
         cross = [p for p in account.open_positions() if not account.isolated(p.symbol)]
         if not cross:
+            account.margin_calls.discard(CROSS)
             return events
         figures = margins(account, quotes)
         balance = figures.cross_wallet + figures.cross_unrealized
         if figures.cross_maintenance > 0 and balance <= figures.cross_maintenance:
-            return events + self._liquidate(account, cross, quotes)
+            return events + self._liquidate(account, cross, quotes, whole_account=True)
         ratio = figures.cross_maintenance / balance if balance > 0 else Decimal(1)
-        if ratio >= MARGIN_CALL_RATIO and not account.margin_called:
-            account.margin_called = True
-            events.append(self._margin_call(account, cross, quotes, figures.cross_wallet))
-        elif ratio < MARGIN_CALL_RESET:
-            account.margin_called = False
-        return events
+        return events + self._margin_call(account, CROSS, ratio, cross, quotes, figures.cross_wallet)
 
-    def _check_portfolio(self, account: Account, positions: list[Position], quotes: Mapping[str, Quote]) -> list[Event]:
+    def _check_isolated(self, account: Account, p: Position, quotes: Mapping[str, Quote]) -> list[Event]:
+        price = liquidation_price(account, p.symbol, p.side, quotes)
+        mark = quotes[p.symbol].mark
+        if price and ((p.amount > 0 and mark <= price) or (p.amount < 0 and mark >= price)):
+            account.margin_calls.discard((p.symbol, p.side))
+            return self._liquidate(account, [p], quotes, whole_account=False)
+        balance = p.isolated_wallet + unrealized(p, mark)
+        mm = maintenance(account.contracts[p.symbol], p.amount * mark)[0]
+        ratio = mm / balance if balance > 0 else Decimal(1)
+        return self._margin_call(account, (p.symbol, p.side), ratio, [p], quotes, None)
+
+    def _check_portfolio(self, account: Account, quotes: Mapping[str, Quote]) -> list[Event]:
         figures = margins(account, quotes)
         uni = figures.uni_mmr
         if uni is None:
@@ -128,23 +94,31 @@ class Liquidations:
         events: list[Event] = []
         if level != account.risk_level:
             account.risk_level = level
-            events.append(
-                RiskLevelChange(
-                    account.kind,
-                    self.venue.next_txn(),
-                    money(uni),
-                    level,
-                    money(figures.equity),
-                    money(figures.maintenance),
-                )
-            )
+            txn = self.venue.next_txn()
+            equity, mm = money(figures.equity), money(figures.maintenance)
+            events.append(RiskLevelChange(account.kind, txn, money(uni), level, equity, mm))
         if uni <= PM_LIQUIDATION_UNIMMR:
-            events += self._liquidate(account, positions, quotes)
+            positions = [p for p in account.open_positions() if account.contracts[p.symbol].unit == "UM"]
+            events += self._liquidate(account, positions, quotes, whole_account=True)
+            account.risk_level = "NORMAL"  # nothing is left at risk: /papi/v1/account must not stay in liquidation
         return events
 
     def _margin_call(
-        self, account: Account, positions: list[Position], quotes: Mapping[str, Quote], cross_wallet: Decimal
-    ) -> MarginCall:
+        self,
+        account: Account,
+        key: object,
+        ratio: Decimal,
+        positions: list[Position],
+        quotes: Mapping[str, Quote],
+        cross_wallet: Decimal | None,
+    ) -> list[Event]:
+        """MARGIN_CALL once when the margin ratio reaches 80% (binance_semantics.md §1.2), re-armed under 70%:
+        cross names every cross position and the cross wallet, isolated only its own position and no ``cw``."""
+        if ratio < MARGIN_CALL_RESET:
+            account.margin_calls.discard(key)
+        if ratio < MARGIN_CALL_RATIO or key in account.margin_calls:
+            return []
+        account.margin_calls.add(key)
         rows = []
         for p in positions:
             mark = quotes[p.symbol].mark
@@ -153,43 +127,59 @@ class Liquidations:
             rows.append(
                 MarginCallRow(p.snapshot(), margin, p.isolated_wallet, mark, money(unrealized(p, mark)), money(mm))
             )
-        return MarginCall(account.kind, self.venue.next_txn(), money(cross_wallet), tuple(rows))
+        wallet = None if cross_wallet is None else money(cross_wallet)
+        return [MarginCall(account.kind, self.venue.next_txn(), wallet, tuple(rows))]
 
-    def _liquidate(self, account: Account, positions: list[Position], quotes: Mapping[str, Quote]) -> list[Event]:
-        """Every open order of the account expires (``er`` 5), then each position is closed by a forced IOC order
-        at its mark; what is left of the margin it used pays the clearance fee (INSURANCE_CLEAR)."""
+    # -- liquidation ---------------------------------------------------------------------------------------------
+    def _liquidate(
+        self, account: Account, positions: list[Position], quotes: Mapping[str, Quote], *, whole_account: bool
+    ) -> list[Event]:
         venue = self.venue
+        symbols = {p.symbol for p in positions}
         account.liquidating = True
         events: list[Event] = []
         try:
             for order in sorted(account.open_orders.values(), key=lambda o: o.order_id):
-                events += venue.matcher.finish(account, order, "EXPIRED", reason=5)
+                if whole_account or order.symbol in symbols:
+                    events += venue.matcher.finish(account, order, "EXPIRED", reason=5)
             for algo in account.open_algos_of():
-                events.append(venue.matcher.algo_status(account, algo, "EXPIRED"))
+                if whole_account or algo.symbol in symbols:
+                    events.append(venue.matcher.algo_status(account, algo, "EXPIRED"))
+            closed: list[_Closed] = []
             for p in positions:
-                events += self._force_close(account, p, quotes)
+                margin = p.isolated_wallet
+                order, fill_events = self._force_close(account, p, quotes)
+                events += fill_events
+                closed.append(_Closed(p, order, margin))
+            events += self._clear(account, closed, whole_account)
         finally:
             account.liquidating = False
-            account.margin_called = False
+            if whole_account:
+                account.margin_calls.discard(CROSS)
         return events
 
-    def _force_close(self, account: Account, p: Position, quotes: Mapping[str, Quote]) -> list[Event]:
+    def _force_close(self, account: Account, p: Position, quotes: Mapping[str, Quote]) -> tuple[Order, list[Event]]:
         venue = self.venue
         now = venue.now_ms()
-        contract = account.contracts[p.symbol]
-        mark = quotes[p.symbol].mark.quantize(contract.filters.tick)
-        isolated_before = p.isolated_wallet
+        tick = account.contracts[p.symbol].filters.tick
+        selling = p.amount > 0
+        mark = quotes[p.symbol].mark.quantize(tick)
+        # The bankruptcy price on the tick grid, rounded so the loss stays within the margin; none (a long whose
+        # margin covers any fall): the order goes out at the mark.
+        bankrupt = bankruptcy_price(account, p.symbol, p.side, quotes)
+        limit = bankrupt.quantize(tick, ROUND_CEILING if selling else ROUND_FLOOR) if bankrupt else mark
+        price = max(mark, limit) if selling else min(mark, limit)
         qty = abs(p.amount)
         order = Order(
             venue.counters.next_order(),
-            f"autoclose-{now}{venue.counters.next_trade() % 1_000_000:06d}",
+            f"autoclose-{now}{venue.counters.next_forced():06d}",
             p.symbol,
-            "SELL" if p.amount > 0 else "BUY",
+            "SELL" if selling else "BUY",
             p.side,
             "LIQUIDATION",
             "IOC",
             qty,
-            mark,
+            limit,
             False,
             now,
             source="liquidation",
@@ -201,33 +191,50 @@ class Liquidations:
             OrderUpdate(e.account, e.txn, e.order, "CALCULATED", e.unit, e.fill, e.bid_notional, e.ask_notional)
             if isinstance(e, OrderUpdate)
             else e
-            for e in apply_fill(venue, account, order, qty, mark, False, quotes)
+            for e in apply_fill(venue, account, order, qty, price, False, quotes)
         ]
-        if account.isolated(p.symbol):
-            left = max(isolated_before + order.realized, ZERO)
-        else:
-            left = max(margins(account, quotes).cross_wallet, ZERO)
-        clearance = min(money(qty * mark * LIQUIDATION_FEE), left)
-        if clearance:
-            events += self._insurance(account, p.symbol, -clearance, now)
-        if account.wallet_balance() < 0:  # a bankrupt account: the insurance fund brings it back to zero
-            events += self._insurance(account, p.symbol, -account.wallet_balance(), now)
+        return order, events
+
+    def _clear(self, account: Account, closed: list[_Closed], whole_account: bool) -> list[Event]:
+        """The clearance fee from what is left of the margin, then the insurance fund covers any shortfall.
+
+        Isolated: the margin is the position's isolated wallet, less its realized loss and the forced fill's
+        commission. Cross and PM: what is left once every position is closed, shared out in closing order.
+        """
+        now = self.venue.now_ms()
+        events: list[Event] = []
+        left = max(_margin_left(account), ZERO)
+        for c in closed:
+            fee = money(c.order.cum_quote * LIQUIDATION_FEE)
+            if whole_account:
+                clearance = min(fee, left)
+                left -= clearance
+            else:
+                remaining = c.margin + c.order.realized - money(c.order.cum_quote * TAKER_RATE)
+                clearance = min(fee, max(remaining, ZERO))
+                if remaining < 0:
+                    events += self._insurance(account, c.position.symbol, -remaining, now)
+            if clearance:
+                events += self._insurance(account, c.position.symbol, -clearance, now)
+        shortfall = _margin_left(account)
+        if whole_account and shortfall < 0:  # a bankrupt account: the insurance fund brings it back to zero
+            events += self._insurance(account, closed[-1].position.symbol, -shortfall, now)
         return events
 
     def _insurance(self, account: Account, symbol: str, amount: Decimal, now: int) -> list[Event]:
         venue = self.venue
         account.credit(amount, now)
+        asset = account.margin_asset
         account.income.append(
-            Income(
-                venue.counters.next_income(),
-                symbol,
-                "INSURANCE_CLEAR",
-                amount,
-                account.margin_asset,
-                now,
-                info="INSURANCE_CLEAR",
-            )
+            Income(venue.counters.next_income(), symbol, "INSURANCE_CLEAR", amount, asset, now, info="INSURANCE_CLEAR")
         )
-        return [
-            AccountUpdate(account.kind, venue.next_txn(), "UM", "INSURANCE_CLEAR", (balance_row(account, amount),), ())
-        ]
+        txn = venue.next_txn()
+        return [AccountUpdate(account.kind, txn, "UM", "INSURANCE_CLEAR", (balance_row(account, amount),), ())]
+
+
+def _margin_left(account: Account) -> Decimal:
+    """What backs the cross positions: the cross wallet (wallet less isolated wallets); PM: collateral + UM wallet."""
+    if account.kind == "pm":
+        return account.collateral_balance() + account.wallet_balance()
+    isolated = sum((p.isolated_wallet for p in account.open_positions() if account.isolated(p.symbol)), ZERO)
+    return account.wallet_balance() - isolated

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .events import AlgoUpdate, Event, OrderUpdate
 from .fills import apply_fill, closing_capacity, open_notional
 from .model import ZERO, AlgoOrder, Order
+from .risk import can_afford
 
 if TYPE_CHECKING:
     from ..market.prices import Quote
@@ -151,12 +152,12 @@ class Matcher:
             self_trade_prevention=algo.self_trade_prevention,
             source="algo",
         )
-        if not (order.reduce_only or venue.has_margin_for(account, order, quotes)):
+        if not (order.reduce_only or can_afford(account, order, quotes)):
             algo.fail_reason = "Margin is insufficient."
             return [*events, self.algo_status(account, algo, "REJECTED")]
         algo.actual_order_id = order.order_id
         venue.algo_of_order[order.order_id] = algo.algo_id
-        events.append(self.algo_status(account, algo, "TRIGGERED"))
+        events.append(self.algo_status(account, algo, "TRIGGERED", order))
         return events + self.submit(account, order, quotes)
 
     # -- endings -------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ prices and money.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final, Literal
 
@@ -188,7 +188,7 @@ class Counters:
     trade: int = 500_000_000
     income: int = 9_000_000_000
     client: int = 0
-    issued: dict[str, int] = field(default_factory=dict)
+    forced: int = 0
 
     def next_order(self) -> int:
         self.order += 1
@@ -205,6 +205,11 @@ class Counters:
     def next_income(self) -> int:
         self.income += 1
         return self.income
+
+    def next_forced(self) -> int:
+        """The sequence in a liquidation order's ``autoclose-<ms><6 digits>`` client id."""
+        self.forced += 1
+        return self.forced % 1_000_000
 
     def client_id(self, prefix: str) -> str:
         self.client += 1

@@ -82,7 +82,7 @@ def check_quantity(contract: Contract, quantity: Decimal | None, market: bool) -
     f = contract.filters
     if quantity <= 0:
         raise BinanceError(-4003, "Quantity less than or equal to zero.")
-    if _decimals(quantity) > f.qty_decimals:
+    if _decimals(quantity) > _declared_places(f.step):
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if quantity % f.step:
         raise BinanceError(-4023, "Qty not increased by step size.")
@@ -101,7 +101,7 @@ def check_price(contract: Contract, price: Decimal | None, name: str = "price") 
     f = contract.filters
     if price <= 0:
         raise BinanceError(-4013, "Price less than min price.")
-    if _decimals(price) > f.price_decimals:
+    if _decimals(price) > _declared_places(f.tick):
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if price % f.tick:
         raise BinanceError(-4014, "Price not increased by tick size.")
@@ -142,8 +142,11 @@ def check_client_id(account: Account, client_id: str | None, algo: bool = False)
         raise BinanceError(-4116, "ClientOrderId is duplicated.")
 
 
-def check_order_type(order_type: str) -> None:
-    if order_type in CONDITIONAL_TYPES:
+def check_order_type(order_type: str, portfolio_margin: bool = False) -> None:
+    """LIMIT and MARKET only. A conditional type is -4120 on fapi (moved to the algo endpoints on 2025-12-09); papi's
+    ``/um/order`` never took one (its SDK enum is LIMIT, MARKET) and no source shows -4120 there: -1116
+    (binance_semantics.md §3)."""
+    if order_type in CONDITIONAL_TYPES and not portfolio_margin:
         raise BinanceError(
             -4120, "Order type not supported for this endpoint. Please use the Algo Order API endpoints instead."
         )
@@ -153,4 +156,11 @@ def check_order_type(order_type: str) -> None:
 
 def _decimals(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
+def _declared_places(size: Decimal) -> int:
+    """The precision Binance allows for a filter size as it writes it: BTCUSDT's tick "0.10" allows two decimals
+    (pricePrecision 2), so 60000.05 is on the precision but off the tick (-4014), and 60000.001 is over it (-1111)."""
+    exponent = size.as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0

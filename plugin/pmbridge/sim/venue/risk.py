@@ -1,4 +1,5 @@
-"""Margin arithmetic: maintenance from the leverage brackets, initial margin, available balance, liquidation price.
+"""Margin arithmetic: maintenance from the leverage brackets, initial margin, available balance, whether an order
+fits (its cost, the bracket cap), liquidation and bankruptcy prices.
 
 Pure functions of an account and the current quotes. The liquidation price is Binance's USDⓈ-M formula (FAQ "How to
 calculate liquidation price", also freqtrade/exchange/binance.py): solve margin balance = maintenance margin for the
@@ -14,7 +15,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Final
 
 from ..market.catalogue import Contract
-from .model import ZERO, Position
+from .model import ZERO, Order, Position
 
 if TYPE_CHECKING:
     from ..market.prices import Quote
@@ -111,50 +112,109 @@ def margins(account: Account, quotes: Mapping[str, Quote]) -> Margins:
     return Margins(wallet, cross_wallet, upnl, cross_upnl, position_im, order_im, mm, cross_mm, equity, available)
 
 
+def can_afford(account: Account, order: Order, quotes: Mapping[str, Quote]) -> bool:
+    """Whether the available balance covers ``order``'s cost (FAQ "cost required to open a position", reference §5.3):
+    initial margin plus open loss; the part of a one-way order that closes the position costs nothing."""
+    quote = quotes[order.symbol]
+    qty = order.remaining
+    held = account.position_amount(order.symbol, order.position_side)
+    if order.position_side == "BOTH" and held and (held > 0) != (order.side == "BUY"):
+        qty = max(ZERO, qty - abs(held))
+    if qty <= 0:
+        return True
+    if order.type == "LIMIT":
+        price = order.price
+        direction = 1 if order.side == "BUY" else -1
+        open_loss = qty * abs(min(ZERO, direction * (quote.mark - price)))
+    else:
+        price = quote.ask if order.side == "BUY" else max(quote.last * Decimal("1.0015"), quote.mark)
+        open_loss = ZERO
+    cost = qty * price / account.leverage[order.symbol] + open_loss
+    return margins(account, quotes).available >= cost
+
+
+def over_leverage_cap(account: Account, order: Order, mark: Decimal) -> bool:
+    """Whether the position ``order`` would leave, with the symbol's other open orders, passes the notional cap of the
+    leverage's bracket (-2027, on placement as on a leverage change: reference §1.2, §6.5). An order that only
+    shrinks the position never does."""
+    held = account.position_amount(order.symbol, order.position_side)
+    after = held + (order.remaining if order.side == "BUY" else -order.remaining)
+    if abs(after) <= abs(held):
+        return False
+    others = account.open_orders_of(order.symbol)
+    exposure = abs(after) * (order.price or mark)
+    exposure += sum((o.remaining * (o.price or mark) for o in others if not o.reduce_only), ZERO)
+    return exposure > Decimal(account.contracts[order.symbol].cap_for(account.leverage[order.symbol]))
+
+
 def liquidation_price(account: Account, symbol: str, side: str, quotes: Mapping[str, Quote]) -> Decimal:
     """The mark at which ``symbol`` (``side``'s row when isolated) is liquidated, others unchanged; 0 when none."""
-    contract = account.contracts[symbol]
-    isolated = account.isolated(symbol)
-    rows = [p for p in account.open_positions() if p.symbol == symbol and (not isolated or p.side == side)]
-    if not rows:
+    found = _margin_behind(account, symbol, side, quotes)
+    if found is None:
         return ZERO
-    k = PM_LIQUIDATION_UNIMMR if account.kind == "pm" else Decimal(1)
-    if isolated:
-        base, other_mm, other_upnl = rows[0].isolated_wallet, ZERO, ZERO
-    else:
-        figures = margins(account, quotes)
-        own_mm = sum((maintenance(contract, p.amount * quotes[symbol].mark)[0] for p in rows), ZERO)
-        own_upnl = sum((unrealized(p, quotes[symbol].mark) for p in rows), ZERO)
-        base = figures.equity - figures.unrealized if account.kind == "pm" else figures.cross_wallet
-        other_mm = (figures.maintenance if account.kind == "pm" else figures.cross_maintenance) - own_mm
-        other_upnl = (figures.unrealized if account.kind == "pm" else figures.cross_unrealized) - own_upnl
-    mark = quotes[symbol].mark
+    rows, base, other_mm, other_upnl, k = found
+    contract = account.contracts[symbol]
+    size = sum((abs(p.amount) for p in rows), ZERO)
     # Try each bracket: the answer is the price whose notional falls in the bracket it was computed with.
     fallback: Decimal | None = None
     for bracket in contract.brackets:
-        price = _solve(rows, base, other_mm, other_upnl, k, bracket)
+        rate, cum = Decimal(str(bracket["maintMarginRatio"])), Decimal(str(bracket["cum"]))
+        price = _solve(rows, base - k * other_mm + other_upnl, k * rate, k * cum)
         if price is None:
             continue
-        size = sum((abs(p.amount) for p in rows), ZERO) * price
         if fallback is None:
             fallback = price
-        if bracket["notionalFloor"] <= size < bracket["notionalCap"]:
+        if bracket["notionalFloor"] <= size * price < bracket["notionalCap"]:
             return _sane(price)
-    current = contract.bracket(sum((abs(p.amount) for p in rows), ZERO) * mark)
-    price = _solve(rows, base, other_mm, other_upnl, k, current)
+    current = contract.bracket(size * quotes[symbol].mark)
+    rate, cum = Decimal(str(current["maintMarginRatio"])), Decimal(str(current["cum"]))
+    price = _solve(rows, base - k * other_mm + other_upnl, k * rate, k * cum)
     return _sane(price if price is not None else fallback)
 
 
-def _solve(
-    rows: list[Position], base: Decimal, other_mm: Decimal, other_upnl: Decimal, k: Decimal, bracket: dict[str, object]
-) -> Decimal | None:
-    rate, cum = Decimal(str(bracket["maintMarginRatio"])), Decimal(str(bracket["cum"]))
-    numerator = base - k * other_mm + other_upnl
+def bankruptcy_price(account: Account, symbol: str, side: str, quotes: Mapping[str, Quote]) -> Decimal:
+    """The mark at which the margin behind ``symbol`` is used up (the liquidation formula with no maintenance): the
+    price a forced close is sent at, the worst it may fill at. 0 when none."""
+    found = _margin_behind(account, symbol, side, quotes)
+    if found is None:
+        return ZERO
+    rows, base, _, other_upnl, _ = found
+    return _sane(_solve(rows, base + other_upnl, ZERO, ZERO))
+
+
+def _margin_behind(
+    account: Account, symbol: str, side: str, quotes: Mapping[str, Quote]
+) -> tuple[list[Position], Decimal, Decimal, Decimal, Decimal] | None:
+    """Binance's terms for ``symbol``'s rows: (rows, WB, TMM1, UPNL1, k). WB is the isolated wallet, the cross
+    wallet, or a PM account's collateral plus UM wallet; TMM1 and UPNL1 are the other cross positions' maintenance
+    and unrealized profit at their marks; k scales maintenance (PM liquidates at uniMMR 1.05, futures at 1)."""
+    isolated = account.isolated(symbol)
+    rows = [p for p in account.open_positions() if p.symbol == symbol and (not isolated or p.side == side)]
+    if not rows:
+        return None
+    k = PM_LIQUIDATION_UNIMMR if account.kind == "pm" else Decimal(1)
+    if isolated:
+        return rows, rows[0].isolated_wallet, ZERO, ZERO, k
+    contract = account.contracts[symbol]
+    mark = quotes[symbol].mark
+    figures = margins(account, quotes)
+    own_mm = sum((maintenance(contract, p.amount * mark)[0] for p in rows), ZERO)
+    own_upnl = sum((unrealized(p, mark) for p in rows), ZERO)
+    pm = account.kind == "pm"
+    base = figures.equity - figures.unrealized if pm else figures.cross_wallet
+    other_mm = (figures.maintenance if pm else figures.cross_maintenance) - own_mm
+    other_upnl = (figures.unrealized if pm else figures.cross_unrealized) - own_upnl
+    return rows, base, other_mm, other_upnl, k
+
+
+def _solve(rows: list[Position], margin: Decimal, rate: Decimal, cum: Decimal) -> Decimal | None:
+    """Solve margin + sum(amount x (P - EP)) = sum(|amount| x P x rate - cum) for P (one bracket for every row)."""
+    numerator = margin
     denominator = ZERO
     for p in rows:
         # Binance's terms: Side1BOTH x Position1BOTH is the signed amount; LONG/SHORT rows are signed already.
-        numerator += k * cum - p.amount * p.entry_price
-        denominator += k * abs(p.amount) * rate - p.amount
+        numerator += cum - p.amount * p.entry_price
+        denominator += abs(p.amount) * rate - p.amount
     if denominator == 0:
         return None
     return numerator / denominator

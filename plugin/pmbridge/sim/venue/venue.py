@@ -7,7 +7,7 @@ public market data does.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -18,10 +18,11 @@ from . import requests as rq
 from .account import ACCOUNT_TYPES, Account, AccountType
 from .configuration import Configuration
 from .events import AlgoUpdate, Event
+from .funding import Funding
 from .liquidation import Liquidations
 from .matching import Matcher
 from .model import CONDITIONAL_TYPES, ZERO, AlgoOrder, Counters, Order
-from .risk import margins
+from .risk import can_afford, over_leverage_cap
 
 if TYPE_CHECKING:
     from ..market.prices import PriceModel, Quote
@@ -38,6 +39,7 @@ class Venue:
         self._txn = 0
         self.matcher = Matcher(self)
         self.config = Configuration(self)
+        self.funding = Funding(self)
         self.liquidations = Liquidations(self)
 
     def add_account(self, kind: AccountType, api_key: str, api_secret: str) -> Account:
@@ -69,7 +71,7 @@ class Venue:
     # -- orders --------------------------------------------------------------------------------------------------
     def place_order(self, account: Account, req: rq.OrderRequest, source: str = "api") -> tuple[Order, list[Event]]:
         contract = account.contract(req.symbol, "UM")
-        rq.check_order_type(req.type)
+        rq.check_order_type(req.type, portfolio_margin=account.kind == "pm")
         side = rq.position_side(account, req.position_side, req.reduce_only)
         market = req.type == "MARKET"
         if market and req.price is not None:
@@ -112,7 +114,9 @@ class Venue:
         )
         if reduce_only and self._reduces_nothing(account, order):
             raise BinanceError(-2022, "ReduceOnly Order is rejected.")
-        if not reduce_only and not self.has_margin_for(account, order, quotes):
+        if not reduce_only and over_leverage_cap(account, order, quote.mark):
+            raise BinanceError(-2027, "Exceeded the maximum allowable position at current leverage.")
+        if not reduce_only and not can_afford(account, order, quotes):
             raise BinanceError(-2019, "Margin is insufficient.")
         marketable = market or (price >= quote.ask if req.side == "BUY" else price <= quote.bid)
         if tif == "GTX" and marketable:
@@ -130,25 +134,6 @@ class Venue:
     def _reduces_nothing(account: Account, order: Order) -> bool:
         held = account.position_amount(order.symbol, order.position_side)
         return held == 0 or (held > 0) == (order.side == "BUY")
-
-    def has_margin_for(self, account: Account, order: Order, quotes: Mapping[str, Quote]) -> bool:
-        """Whether the account can afford ``order``'s initial margin (FAQ "cost required to open a position")."""
-        quote = quotes[order.symbol]
-        qty = order.remaining
-        held = account.position_amount(order.symbol, order.position_side)
-        if order.position_side == "BOTH" and held and (held > 0) != (order.side == "BUY"):
-            qty = max(ZERO, qty - abs(held))  # the part that closes the position needs no margin
-        if qty <= 0:
-            return True
-        if order.type == "LIMIT":
-            price = order.price
-            direction = 1 if order.side == "BUY" else -1
-            open_loss = qty * abs(min(ZERO, direction * (quote.mark - price)))
-        else:
-            price = quote.ask if order.side == "BUY" else max(quote.last * Decimal("1.0015"), quote.mark)
-            open_loss = ZERO
-        cost = qty * price / account.leverage[order.symbol] + open_loss
-        return margins(account, quotes).available >= cost
 
     def cancel_order(
         self, account: Account, symbol: str | None, order_id: int | None, client_id: str | None
@@ -258,7 +243,7 @@ class Venue:
     # -- the passage of time and prices ----------------------------------------------------------------------------
     def tick(self) -> list[Event]:
         """Funding due on the simulated clock, then resting orders, triggers and liquidations at today's prices."""
-        events: list[Event] = self.liquidations.settle_funding()
+        events: list[Event] = self.funding.settle()
         for account in self.accounts.values():
             if not (account.open_orders or account.algos or account.positions):
                 continue
