@@ -37,11 +37,12 @@ class Filters:
 
     @property
     def price_decimals(self) -> int:
-        return max(0, -self.tick.normalize().as_tuple().exponent)  # type: ignore[operator]
+        """As the tick is written: Binance lists pricePrecision 2 for a tick of "0.10"."""
+        return max(0, -int(self.tick.as_tuple().exponent))
 
     @property
     def qty_decimals(self) -> int:
-        return max(0, -self.step.normalize().as_tuple().exponent)  # type: ignore[operator]
+        return max(0, -int(self.step.as_tuple().exponent))
 
 
 # Majors as Binance lists them (2026): tick, step, minimum notional, max leverage.
