@@ -18,7 +18,7 @@ from .api.metering import weight_of
 from .api.public import MarketDataRoutes
 from .api.trading import TradingRoutes
 from .engine import Engine
-from .stream.combined import CombinedProtocol
+from .stream.combined import CombinedProtocol, MarketStreamsProtocol
 from .tokens import token_settings, token_source
 from .venue.account import ACCOUNT_TYPES, AccountType
 
@@ -143,12 +143,18 @@ class Simulator:
 
             return handle
 
+        async def market(request: web.Request) -> web.StreamResponse:
+            return await hub.serve(request, None, "", combined=True, on_message=MarketStreamsProtocol())
+
         return [
             web.get("/pm/ws/{key}", pm),
             web.get("/private/ws", usdm),
             web.get("/ws/{key}", coinm),
             web.get("/pm/stream", combined("pm")),
             web.get("/private/stream", combined("usdm")),
+            # The USDⓈ-M SDK opens these two before /private/stream; they carry nothing (see MarketStreamsProtocol).
+            web.get("/market/stream", market),
+            web.get("/public/stream", market),
         ]
 
     async def _tick_forever(self) -> None:

@@ -194,10 +194,11 @@ def futures_account(account: Account, quotes: Mapping[str, Quote], version: str)
             "crossUnPnl": num(m.cross_unrealized),
             "availableBalance": totals["availableBalance"],
             "maxWithdrawAmount": totals["maxWithdrawAmount"],
-            "marginAvailable": True,
             "updateTime": _asset_updated(account, asset),
         }
     ]
+    if version == "v2":  # whether the asset counts as margin in Multi-Assets mode: v2 says, v3 dropped it
+        assets[0]["marginAvailable"] = True
     positions = []
     for p in _rows(account, "UM", every_symbol=version == "v2"):
         contract = account.contracts[p.symbol]

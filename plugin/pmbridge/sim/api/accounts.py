@@ -50,6 +50,9 @@ class AccountRoutes:
                 return json_response({"listenKey": self.engine.create_listen_key(account_type)})
             if request.method == "PUT":
                 self.engine.keepalive_listen_key(account_type)
+                kept = self.engine.keys.active(account_type, self.engine.clock.now_ms())
+                if account_type == "usdm" and kept is not None:  # fapi names the key it kept alive; papi, dapi: {}
+                    return json_response({"listenKey": kept.value})
             else:
                 self.engine.delete_listen_key(account_type)
             return json_response({})
@@ -139,7 +142,6 @@ class AccountRoutes:
             web.get("/papi/v1/cm/positionRisk", r("pm", lambda a, _: pw.cm_position_risk(a))),
         ]
         out += [  # USDⓈ-M
-            web.get("/fapi/v1/exchangeInfo", self._exchange_info("UM")),
             web.get("/fapi/v1/time", _time),
             web.get("/fapi/v1/symbolConfig", r("usdm", lambda a, prm: aw.symbol_config(a, prm.get("symbol"), "fapi"))),
             web.get("/fapi/v1/accountConfig", r("usdm", lambda a, _: aw.account_config(a))),
@@ -159,7 +161,6 @@ class AccountRoutes:
             web.get("/fapi/v3/positionRisk", r("usdm", lambda a, _: aw.position_risk(a, q(a), "v3"))),
         ]
         out += [  # COIN-M: today's reads
-            web.get("/dapi/v1/exchangeInfo", self._exchange_info("CM")),
             web.get("/dapi/v1/time", _time),
             web.get("/dapi/v1/account", r("coinm", lambda a, _: pw.cm_account(a, standalone=True))),
             web.get("/dapi/v1/positionRisk", r("coinm", lambda a, _: pw.cm_position_risk(a, standalone=True))),
@@ -177,12 +178,6 @@ class AccountRoutes:
             web.get("/sapi/v1/margin/isolated/allPairs", any_key),
         ]
         return out
-
-    def _exchange_info(self, unit: Unit) -> Handler:
-        async def handle(request: web.Request) -> web.Response:
-            return json_response(self.engine.catalogue.exchange_info(unit, real_ms()))
-
-        return handle
 
     async def _spot_stub(self, request: web.Request) -> web.Response:
         await signed(self.engine, request, ("pm", "usdm", "coinm"))

@@ -30,7 +30,8 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 def is_exchange_rest(request: web.Request) -> bool:
     path = request.path
     return not (
-        path.startswith(("/_sim", "/pm/ws/", "/ws/")) or path in ("/private/ws", "/pm/stream", "/private/stream")
+        path.startswith(("/_sim", "/pm/ws/", "/ws/"))
+        or path in ("/private/ws", "/pm/stream", "/private/stream", "/market/stream", "/public/stream")
     )
 
 

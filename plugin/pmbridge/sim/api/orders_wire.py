@@ -1,9 +1,10 @@
 """REST bodies of orders, algo orders, trades and income, in each API family's field names and types.
 
 fapi and papi UM differ in small ways that clients notice: papi's POST/DELETE order answers dropped ``avgPrice`` and
-``cumQuote`` (2026-07-14), papi's algo cancel answers ``{"complete": true}``, papi's income ``tranId`` is a string,
-fapi's trades carry ``baseQty``/``marginAsset``/``pair``. A liquidation order reads as an IOC LIMIT order here (its
-stream events say LIQUIDATION).
+``cumQuote`` (2026-07-14) and never had ``origType``, papi's algo cancel answers ``{"complete": true}``, papi's income
+``tranId`` is a string, fapi's trades carry ``baseQty``/``marginAsset``/``pair``. A liquidation order reads as an IOC
+LIMIT order here (its stream events say LIQUIDATION). Which keys each answer has follows Binance's official SDK models
+(tests/sim/test_conformance.py checks every one), except where Binance's own documentation shows more.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from ..stream.frames import num
 from ..venue.model import AlgoOrder, Fill, Income, Order
 
 Family = Literal["fapi", "papi"]
-View = Literal["new", "query", "cancel"]
+View = Literal["new", "query", "cancel", "history"]
+"""``history`` is a row of ``allOrders``, which alone has fapi's ``cumBase`` and ``pair``."""
+AlgoView = Literal["new", "query", "open", "history"]
+"""``query`` one algo order, a row of the ``open`` list, a row of the ``history`` (allAlgoOrders) list."""
 
 
 def order(o: Order, family: Family, view: View = "query") -> dict[str, Any]:
@@ -54,19 +58,25 @@ def order(o: Order, family: Family, view: View = "query") -> dict[str, Any]:
         )
         if view != "new":
             body.update({"activatePrice": "0", "priceRate": "0"})
-    if view == "query":
+        if view == "history":
+            # Both cost fields since the COIN-M migration (2026-08-05), the one a linear order does not use as "0".
+            body.update({"cumBase": "0", "pair": o.symbol.split("_")[0]})
+    if view in ("query", "history"):
         body["time"] = o.time_ms
         del body["cumQty"]
     elif family == "papi":
-        del body["avgPrice"], body["cumQuote"]
+        del body["avgPrice"], body["cumQuote"], body["origType"]
     return body
 
 
-def orders(items: Iterable[Order], family: Family) -> list[dict[str, Any]]:
-    return [order(o, family) for o in items]
+def orders(items: Iterable[Order], family: Family, view: View = "query") -> list[dict[str, Any]]:
+    return [order(o, family, view) for o in items]
 
 
-def algo(a: AlgoOrder, family: Family, actual: Order | None = None, query: bool = False) -> dict[str, Any]:
+def algo(a: AlgoOrder, family: Family, view: AlgoView = "new", actual: Order | None = None) -> dict[str, Any]:
+    """An algo order as ``view`` shows it. What the views add: fapi's one-order query the executed order's type and
+    quantity (``actualType``/``actualQty``), fapi's lists the (unused) TP/SL pair fields, papi's open list nothing
+    about the executed order at all."""
     body: dict[str, Any] = {
         "algoId": a.algo_id,
         "clientAlgoId": a.client_algo_id,
@@ -93,16 +103,32 @@ def algo(a: AlgoOrder, family: Family, actual: Order | None = None, query: bool 
     }
     if family == "fapi":
         body["icebergQuantity"] = None
-    if a.order_type == "TRAILING_STOP_MARKET" or not query:
+    if a.order_type == "TRAILING_STOP_MARKET" or view == "new":
         body.update({"activatePrice": num(a.activate_price), "callbackRate": num(a.callback_rate)})
-    if query:
+    if view == "new" or (view == "open" and family == "papi"):
+        return body
+    body.update(
+        {"actualOrderId": str(a.actual_order_id or ""), "actualPrice": num(actual.avg_price) if actual else "0"}
+    )
+    if family == "papi":
+        return body
+    if view == "query":
         body.update(
-            {"actualOrderId": str(a.actual_order_id or ""), "actualPrice": num(actual.avg_price) if actual else "0"}
+            {
+                "actualType": actual.type if actual else "",
+                "actualQty": num(actual.executed_qty) if actual else "0",
+                "tpOrderType": "",
+            }
         )
-        if family == "fapi":
-            body.update(
-                {"actualType": actual.type if actual else "", "actualQty": num(actual.executed_qty) if actual else "0"}
-            )
+    else:
+        body.update({"tpTriggerPrice": "0", "tpPrice": "0", "slTriggerPrice": "0", "slPrice": "0", "tpOrderType": ""})
+    return body
+
+
+def commission_rate(symbol: str, family: Family) -> dict[str, Any]:
+    body = {"symbol": symbol, "makerCommissionRate": "0.000200", "takerCommissionRate": "0.000500"}
+    if family == "fapi":  # the RPI (retail price improvement) rate is fapi's only
+        body["rpiCommissionRate"] = "0.000000"
     return body
 
 

@@ -96,10 +96,10 @@ class TradingRoutes:
             if (not symbol or o.symbol == symbol) and (first_id is None or o.order_id >= first_id)
         ]
         if first_id is not None:
-            return wire.orders(rows[:limit], self.family)
+            return wire.orders(rows[:limit], self.family, "history")
         now = self.engine.clock.now_ms()
         return wire.orders(
-            wire.select_window(rows, lambda o: o.time_ms, start, end, limit, 7 * DAY_MS, now), self.family
+            wire.select_window(rows, lambda o: o.time_ms, start, end, limit, 7 * DAY_MS, now), self.family, "history"
         )
 
     def cancel_all(self, account: Account, params: dict[str, str]) -> Any:
@@ -115,7 +115,7 @@ class TradingRoutes:
     def query_algo(self, account: Account, params: dict[str, str]) -> Any:
         algo = account.algo(p.integer(params, "algoId"), params.get("clientAlgoId"))
         actual = account.orders.get(algo.actual_order_id) if algo.actual_order_id else None
-        return wire.algo(algo, self.family, actual, query=True)
+        return wire.algo(algo, self.family, "query", actual)
 
     def cancel_algo(self, account: Account, params: dict[str, str]) -> Any:
         algo, events = self.engine.venue.cancel_algo(account, p.integer(params, "algoId"), params.get("clientAlgoId"))
@@ -128,7 +128,7 @@ class TradingRoutes:
         symbol = params.get("symbol")
         if symbol:
             account.contract(symbol, "UM")
-        return [wire.algo(a, self.family, None, query=True) for a in account.open_algos_of(symbol or None)]
+        return [wire.algo(a, self.family, "open") for a in account.open_algos_of(symbol or None)]
 
     def all_algos(self, account: Account, params: dict[str, str]) -> Any:
         symbol = p.require(params, "symbol")
@@ -137,7 +137,7 @@ class TradingRoutes:
         rows = sorted((a for a in account.algos.values() if a.symbol == symbol), key=lambda a: a.algo_id)
         now = self.engine.clock.now_ms()
         chosen = wire.select_window(rows, lambda a: a.create_ms, start, end, limit, 7 * DAY_MS, now)
-        return [wire.algo(a, self.family, account.orders.get(a.actual_order_id or 0), query=True) for a in chosen]
+        return [wire.algo(a, self.family, "history", account.orders.get(a.actual_order_id or 0)) for a in chosen]
 
     def cancel_all_algos(self, account: Account, params: dict[str, str]) -> Any:
         self._publish(self.engine.venue.cancel_all_algos(account, p.require(params, "symbol")))
@@ -166,13 +166,7 @@ class TradingRoutes:
         return [wire.income(i, self.family) for i in chosen]
 
     def commission_rate(self, account: Account, params: dict[str, str]) -> Any:
-        symbol = account.contract(p.require(params, "symbol"), "UM").symbol
-        return {
-            "symbol": symbol,
-            "makerCommissionRate": "0.000200",
-            "takerCommissionRate": "0.000500",
-            "rpiCommissionRate": "0.000000",
-        }
+        return wire.commission_rate(account.contract(p.require(params, "symbol"), "UM").symbol, self.family)
 
     def routes(self) -> list[web.RouteDef]:
         if self.family == "fapi":
