@@ -48,7 +48,34 @@ def test_demo_json_converges() -> None:
         ("leverage", "stream"),
         ("leverage", "reconcile"),
         ("multi_assets", "stream"),
+        ("position", "stream"),
     } <= kinds
+    # Every step's effects come after its line and before the next one.
+    by_step: dict[str, list[dict[str, Any]]] = {}
+    step = ""
+    for line in lines:
+        if line["kind"] == "demo" and "step" in line:
+            step = line["step"][:2]
+        else:
+            by_step.setdefault(step, []).append(line)
+    [opened] = [line for line in by_step["6."] if line["kind"] == "position"]
+    assert (opened["change"], opened["symbol"], opened["direction"], opened["amount"]) == (
+        "opened",
+        "BTC/USDT:USDT",
+        "long",
+        "0.5",
+    )
+    assert opened["entry_price"].startswith("600") and opened["leverage"] == 25 and opened["old"] is None
+    assert float(opened["liquidation_price"]) > 0  # read back from the exchange before it was announced
+    # The app's leverage change carries the position as the exchange then reports it: at 10x, same size, read back.
+    [leverage] = [line for line in by_step["7."] if line["kind"] == "leverage"]
+    assert (leverage["old"], leverage["new"], leverage["origin"]) == (25, 10, "external")
+    [after] = leverage["positions"]
+    assert (after["leverage"], after["amount"], after["source"]) == (10, "0.5", "readback")
+    assert after["liquidation_price"] == opened["liquidation_price"]  # PM: the account's uniMMR, not the leverage
+    [closed] = [line for line in by_step["8."] if line["kind"] == "position"]
+    assert (closed["change"], closed["amount"], closed["direction"]) == ("closed", "0", None)
+    assert closed["old"]["amount"] == "0.5" and closed["old"]["direction"] == "long"
 
 
 def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]) -> None:
@@ -79,6 +106,8 @@ def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]
             "new": 20,
             "source": "snapshot",
             "event_time": None,
+            "origin": "external",
+            "positions": [],
         }
         requests.post(
             f"{sim_process['base_url']}/_sim/leverage", json={"symbol": "BTCUSDT", "leverage": 25}, timeout=5
@@ -94,6 +123,67 @@ def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]
             "source": "stream",
         }
         assert isinstance(change["event_time"], int)
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _out, err = watcher.communicate(timeout=15)
+    assert watcher.returncode == 0, err
+    assert sim_process["api_key"] not in err and sim_process["api_secret"] not in err
+
+
+POSITION_FIELDS = {
+    "symbol", "exchange_symbol", "unit", "side", "direction", "amount", "entry_price", "leverage", "margin_type",
+    "isolated_margin", "liquidation_price", "unrealized_pnl", "mark_price", "break_even_price", "initial_margin",
+    "update_time", "source",
+}  # fmt: skip
+
+
+def test_watch_json_shows_a_position_opened_in_the_app_and_the_leverage_change_on_it(
+    sim_process: dict[str, Any],
+) -> None:
+    base = sim_process["base_url"]
+
+    def app(action: str, body: dict[str, Any]) -> None:
+        requests.post(f"{base}/_sim/{action}", json=body, timeout=5).raise_for_status()
+
+    env = {**os.environ, "PMBRIDGE_API_KEY": sim_process["api_key"], "PMBRIDGE_API_SECRET": sim_process["api_secret"]}
+    watcher = subprocess.Popen(
+        [str(BIN / "pmbridge"), "watch", "--base-url", base, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert watcher.stdout is not None
+    try:
+        line: dict[str, Any] = {}
+        while line.get("state") != "connected":
+            line = json.loads(watcher.stdout.readline())
+        app("price", {"symbol": "BTCUSDT", "price": 60000})
+        app("order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.020"})
+        opened = json.loads(watcher.stdout.readline())
+        [truth] = requests.get(f"{base}/_sim/state", timeout=5).json()["positions"]
+        assert set(opened) == {"kind", "change", "reason", "event_time", "old"} | POSITION_FIELDS
+        assert {k: opened[k] for k in ("kind", "change", "symbol", "exchange_symbol", "unit", "side", "direction")} == {
+            "kind": "position",
+            "change": "opened",
+            "symbol": "BTC/USDT:USDT",
+            "exchange_symbol": "BTCUSDT",
+            "unit": "UM",
+            "side": "BOTH",
+            "direction": "short",
+        }
+        # Decimals as the exchange wrote them; the liquidation price is the exchange's, read back before printing.
+        assert (opened["amount"], opened["entry_price"]) == (truth["amount"], truth["entry_price"])
+        assert opened["liquidation_price"] == truth["liquidation_price"]
+        assert (opened["source"], opened["reason"], opened["leverage"], opened["old"]) == ("stream", "ORDER", 20, None)
+        assert isinstance(opened["event_time"], int)
+
+        app("leverage", {"symbol": "BTCUSDT", "leverage": 5})
+        change = json.loads(watcher.stdout.readline())
+        assert (change["kind"], change["new"], change["origin"]) == ("leverage", 5, "external")
+        [position] = change["positions"]
+        assert set(position) == POSITION_FIELDS
+        assert (position["amount"], position["leverage"], position["source"]) == (truth["amount"], 5, "readback")
     finally:
         watcher.send_signal(signal.SIGINT)
         _out, err = watcher.communicate(timeout=15)

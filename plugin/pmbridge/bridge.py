@@ -24,11 +24,12 @@ from .const import Unit
 from .coordinator import Coordinator, FrameObserver
 from .errors import AuthenticationFailed, ExchangeError, PMBridgeError
 from .manager import PluginManager, create_plugin_manager
-from .models import BridgeInfo, DiagnosticsRequest, Position, ReconcileReport, Shutdown, StreamState
+from .models import BridgeInfo, DiagnosticsRequest, ReconcileReport, Shutdown, StreamState
 from .origin import Intents
 from .redact import redact
 from .rest import RestClient
 from .stream import StreamFatal
+from .views import position_view
 
 log = logging.getLogger(__name__)
 
@@ -218,7 +219,7 @@ class Bridge:
             },
             "positions": {
                 **self.positions.stats(),
-                "open_positions": [_position_view(p) for p in self.positions.open_positions()],
+                "open_positions": [position_view(p) for p in self.positions.open_positions()],
             },
             "origin": {"matched_self": self.intents.matched, "expired_intents": self.intents.expired},
             "rest": {"calls": self.rest.calls, "used_weight_1m": self.rest.used_weight},
@@ -247,19 +248,3 @@ class Bridge:
             dump.setdefault("plugin_sections", {})[name] = section
         redacted: dict[str, Any] = redact(dump)
         return redacted
-
-
-def _position_view(position: Position) -> dict[str, Any]:
-    """A position for diagnostics and JSON output: decimals as strings, exactly as the exchange wrote them."""
-    return {
-        "symbol": position.symbol or position.exchange_symbol,
-        "side": position.side,
-        "amount": str(position.amount),
-        "entry_price": str(position.entry_price),
-        "leverage": position.leverage,
-        "margin_type": position.margin_type,
-        "isolated_margin": None if position.isolated_margin is None else str(position.isolated_margin),
-        "liquidation_price": None if position.liquidation_price is None else str(position.liquidation_price),
-        "unrealized_pnl": None if position.unrealized_pnl is None else str(position.unrealized_pnl),
-        "source": position.source,
-    }

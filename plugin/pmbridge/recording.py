@@ -1,40 +1,37 @@
-"""Recordings of an account's user stream: the file format, its writer (``pmbridge record``) and its reader.
+"""Recordings of an account's user stream: the file format and its reader (the writer: ``pmbridge.recorder``).
 
 A recording is JSON lines, every time ``t`` a receive time in milliseconds since the epoch (a float)::
 
     {"pmbridge_recording": 1, "account": "pm", "started": 1700000000000.0, "pmbridge": "0.1.0"}      always first
     {"t": ..., "markets": {"BTC/USDT:USDT": {"id": "BTCUSDT", "swap": true, "future": false, "inverse": false}}}
-    {"t": ..., "snapshot": {"UM": {"BTCUSDT": 20}, "CM": {...}, "multi_assets": false, "dual_side_position": false},
+    {"t": ..., "snapshot": {"UM": {"BTCUSDT": 20}, "CM": {...}, "multi_assets": false, "dual_side_position": false,
+     "positions": [{"exchange_symbol": "BTCUSDT", "unit": "UM", "side": "BOTH", "amount": "0.5", ...}]},
      "source": "snapshot", "trigger": "connect"}
     {"t": ..., "frame": "{\\"e\\":\\"ACCOUNT_CONFIG_UPDATE\\",...}"}
 
 ``markets`` holds the fields of ccxt's markets that ``SymbolMap.from_ccxt_markets`` reads, so a replay names symbols
-the way the live bridge did. A ``snapshot`` line is the book right after a REST reconcile (the snapshot's values, with
-any newer event kept, exactly what the live bridge then held). A ``frame`` is the raw text as received, with every
+the way the live bridge did. A ``snapshot`` line is the books right after a REST reconcile (the snapshot's values, with
+any newer event kept, exactly what the live bridge then held): every symbol's leverage, the flags, and every open
+position (``pmbridge.views.position_view``). Recordings made before positions were recorded have no ``positions``:
+such a line leaves the replayed positions as the frames made them. A ``frame`` is the raw text as received, with every
 secret-looking run masked (``listenKeyExpired`` carries the listenKey; a combined-stream envelope names it too).
 """
 
 from __future__ import annotations
 
-import logging
-import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, Final, cast, get_args
+from typing import Any, Final, cast, get_args
 
 import orjson
 from attrs import frozen
 
-from . import __version__
-from .book import Snapshot
+from .book import PositionSnapshot, Snapshot
 from .const import ACCOUNT_TYPES, MAX_LEVERAGE, MIN_LEVERAGE, AccountType, Source, Unit
 from .errors import PMBridgeError
-from .models import ReconcileReport
-from .redact import excerpt, scrub
+from .redact import excerpt
 from .symbols import SymbolMap
-
-if TYPE_CHECKING:
-    from .bridge import Bridge
+from .views import position_from_view
 
 __all__ = [
     "FORMAT_VERSION",
@@ -44,16 +41,14 @@ __all__ = [
     "InvalidLine",
     "MarketsRecord",
     "Record",
-    "Recorder",
     "RecordingError",
     "SnapshotRecord",
     "read_recording",
 ]
 
-log = logging.getLogger(__name__)
-
 FORMAT_VERSION: Final = 1
-_MARKET_FIELDS: Final = ("id", "swap", "future", "inverse")
+"""Unchanged by the positions in snapshot lines: older readers ignore the key, and lines without it still read."""
+_ALL_UNITS: Final[frozenset[Unit]] = frozenset({"UM", "CM"})
 _SOURCES: Final = frozenset(get_args(Source))
 
 
@@ -84,6 +79,9 @@ class SnapshotRecord:
     snapshot: Snapshot
     source: Source
     trigger: str
+    positions: PositionSnapshot | None = None
+    """Every open position of the book (a full reading: a position not listed is flat); None in a recording made
+    before positions were recorded."""
 
 
 @frozen(slots=True)
@@ -101,90 +99,6 @@ class BadLine:
 
     line: int
     message: str
-
-
-def now_ms() -> float:
-    return time.time() * 1000.0
-
-
-# -- writing --------------------------------------------------------------------------------------------------
-class Recorder:
-    """Writes ``bridge``'s raw frames (as its frame observer) and reconciled books (as a plugin) to ``out``.
-
-    Create it before ``bridge.start()``. Every line is flushed as it is written. A write that fails stops the
-    recording and calls ``on_failure`` with the reason (the stream itself goes on).
-    """
-
-    def __init__(self, out: BinaryIO, bridge: Bridge, on_failure: Callable[[str], None] | None = None) -> None:
-        self.out = out
-        self.bridge = bridge
-        self.on_failure = on_failure
-        self.frames = 0
-        self.snapshots = 0
-        self.failed: str | None = None
-        self._secrets = tuple(s for s in (bridge.config.api_key, bridge.config.api_secret) if s)
-        self._markets_written = False
-        bridge.frame_observer = self.frame_received
-        bridge.pm.register(self, name="pmbridge.recorder", inline=True)  # snapshots the book at the hook
-        self._write(
-            {
-                "pmbridge_recording": FORMAT_VERSION,
-                "account": bridge.config.account,
-                "started": now_ms(),
-                "pmbridge": __version__,
-            }
-        )
-
-    def frame_received(self, raw: str | bytes, received_at: float) -> None:
-        """The bridge's frame observer: one ``frame`` line, secrets masked."""
-        text = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-        self._write_markets()
-        if self._write({"t": received_at * 1000.0, "frame": self._mask(text)}):
-            self.frames += 1
-
-    def pmbridge_reconciled(self, report: ReconcileReport) -> None:
-        book = self.bridge.book
-        leverage: dict[str, dict[str, int]] = {"UM": {}, "CM": {}}
-        for (unit, symbol), entry in book.entries().items():
-            leverage[unit][symbol] = entry.leverage
-        snapshot: dict[str, Any] = {
-            **leverage,
-            "multi_assets": book.multi_assets,
-            "dual_side_position": book.dual_side_position,
-        }
-        self._write_markets()
-        line = {"t": now_ms(), "snapshot": snapshot, "source": report.source, "trigger": report.trigger}
-        if self._write(line):
-            self.snapshots += 1
-
-    def _mask(self, text: str) -> str:
-        return scrub(text, self._secrets)  # by value too: a short test key has no secret shape
-
-    def _write_markets(self) -> None:
-        if self._markets_written:
-            return
-        exchange = self.bridge.rest.exchange
-        markets: Mapping[str, Mapping[str, Any]] | None = getattr(exchange, "markets", None)
-        if not markets:
-            return
-        self._markets_written = True
-        reduced = {name: {key: market.get(key) for key in _MARKET_FIELDS} for name, market in markets.items()}
-        self._write({"t": now_ms(), "markets": reduced})
-
-    def _write(self, record: Mapping[str, Any]) -> bool:
-        if self.failed is not None:
-            return False
-        try:
-            self.out.write(orjson.dumps(record) + b"\n")
-            self.out.flush()
-        except (OSError, ValueError) as exc:  # ValueError: the file was closed under us
-            self.failed = f"could not write the recording ({exc}); recording stopped"
-        if self.failed is None:
-            return True
-        log.error("%s", self.failed)
-        if self.on_failure is not None:
-            self.on_failure(self.failed)
-        return False
 
 
 # -- reading --------------------------------------------------------------------------------------------------
@@ -295,7 +209,23 @@ def _snapshot(t: float, data: dict[str, Any]) -> SnapshotRecord:
     trigger = data.get("trigger", "interval")
     if not isinstance(trigger, str):
         raise InvalidLine(f"'trigger' must be a string, got {_short(trigger)}")
-    return SnapshotRecord(t, Snapshot(leverage, flags[0], flags[1]), source, trigger)
+    positions = _positions(body.get("positions"), source) if "positions" in body else None
+    return SnapshotRecord(t, Snapshot(leverage, flags[0], flags[1]), source, trigger, positions)
+
+
+def _positions(rows: Any, source: Source) -> PositionSnapshot:
+    if not isinstance(rows, list):
+        raise InvalidLine(f"'snapshot.positions' must be a list of positions, got {_short(rows)}")
+    positions = []
+    for index, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise InvalidLine(f"'snapshot.positions[{index}]' must be an object, got {_short(row)}")
+        try:
+            positions.append(position_from_view(row, source))
+        except ValueError as exc:
+            raise InvalidLine(f"'snapshot.positions[{index}]': {exc}") from None
+    # The line lists the whole book, whatever the account type: everything it leaves out is flat.
+    return PositionSnapshot(tuple(positions), _ALL_UNITS)
 
 
 def _short(value: object) -> str:

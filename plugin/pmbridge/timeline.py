@@ -21,9 +21,9 @@ from typing import TypeVar
 from .const import AccountSetting, Unit
 from .errors import DecodeError
 from .events import unit_of
-from .models import Change, LeverageChange
+from .models import AccountModeChange, LeverageChange
 from .recording import BadLine, Header, Record, read_recording
-from .replayer import Replayer
+from .replayer import Replayed, Replayer
 from .symbols import SymbolMap
 
 __all__ = ["LeverageTimeline"]
@@ -86,13 +86,13 @@ class LeverageTimeline:
         timeline.symbols = replayer.book.symbols
         return timeline
 
-    def _add(self, at: float, changes: tuple[Change, ...]) -> None:
+    def _add(self, at: float, changes: tuple[Replayed, ...]) -> None:
         for change in changes:
             if isinstance(change, LeverageChange):
                 times, values = self._leverage.setdefault((change.unit, change.exchange_symbol), ([], []))
                 times.append(at)
                 values.append(change.new)
-            else:
+            elif isinstance(change, AccountModeChange):  # positions are not the timeline's question
                 flag_times, flag_values = self._flags.setdefault(change.setting, ([], []))
                 flag_times.append(at)
                 flag_values.append(change.new)

@@ -8,6 +8,7 @@ import logging
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from decimal import Decimal
 from typing import Any
 
 import orjson
@@ -18,19 +19,22 @@ from rich.text import Text
 
 from ..bridge import Bridge
 from ..manager import create_plugin_manager
-from ..models import AccountModeChange, LeverageChange, ReconcileReport, StreamStateChange
-from .output import Printer
+from ..models import AccountModeChange, LeverageChange, Position, PositionChange, ReconcileReport, StreamStateChange
+from .output import Printer, describe, position_line
 
 EPILOG = """\
 Starts pmbridge's exchange simulator on 127.0.0.1, connects a bridge to it and plays a short story: a leverage change
 made in the Binance app, a change made while the socket is down (recovered by reconcile), a listenKey expiry, a
-multi-assets flip, and a plugin that raises and is isolated. Exits by itself in about 15 seconds.
+multi-assets flip, a plugin that raises and is isolated, and a position opened in the app whose leverage is then
+changed in the app (shown with the liquidation price the exchange reports) before it is closed. Exits by itself in
+about 17 seconds.
 
 examples:
   pmbridge demo
   pmbridge demo --json | jq .
 
-exit codes: 0 the book ended equal to the exchange's truth; 1 it did not (a bug: please report it)."""
+exit codes: 0 the book (leverage, account mode and positions) ended equal to the exchange's truth; 1 it did not (a bug:
+please report it)."""
 
 
 class Broken:
@@ -46,10 +50,12 @@ class Broken:
 
 
 class Board:
-    """The live table: symbols, leverage, source, stream state, and the last hook calls."""
+    """The live table: symbols, leverage, source, stream state, the positions, and the last hook calls."""
 
     def __init__(self) -> None:
         self.rows: dict[str, tuple[str, int | None, int, str]] = {}
+        self.positions: dict[tuple[str, str], tuple[Position, str]] = {}
+        """(exchange id, side) -> the position as last announced, and what happened to it."""
         self.state = "starting"
         self.flags: dict[str, bool] = {}
         self.log: list[str] = []
@@ -57,10 +63,17 @@ class Board:
 
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
         self.rows[change.exchange_symbol] = (change.symbol or "", change.old, change.new, change.source)
+        for position in change.positions:
+            self.positions[(position.exchange_symbol, position.side)] = (position, f"{change.new}x ({position.source})")
         if change.source != "snapshot":
-            self.log.append(
-                f"pmbridge_leverage_changed  {change.symbol}  {change.old}x -> {change.new}x  ({change.source})"
-            )
+            said = f"{change.symbol}  {change.old}x -> {change.new}x  ({change.source}, {change.origin})"
+            effects = "".join(f"; position now {describe(p)}" for p in change.positions)
+            self.log.append(f"pmbridge_leverage_changed  {said}{effects}")
+
+    def pmbridge_position_changed(self, change: PositionChange) -> None:
+        shown = change.position if change.position.is_open else change.old or change.position
+        self.positions[(change.exchange_symbol, change.position.side)] = (shown, f"{change.kind} ({change.source})")
+        self.log.append(f"pmbridge_position_changed  {change.symbol}  {position_line(change)}  ({change.source})")
 
     def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
         self.flags[change.setting] = change.new
@@ -92,7 +105,29 @@ class Board:
         for exchange_id, (symbol, old, new, source) in sorted(self.rows.items()):
             style = "bold yellow" if source != "snapshot" else ""
             table.add_row(exchange_id, symbol, f"{new}x", "-" if old is None else f"{old}x", source, style=style)
-        return Group(Text(self.step, style="bold cyan"), table, Text("\n".join(self.log[-8:]), style="dim"))
+        parts: list[Table | Text] = [Text(self.step, style="bold cyan"), table]
+        if self.positions:
+            parts.append(self._positions_table())
+        parts.append(Text("\n".join(self.log[-8:]), style="dim"))
+        return Group(*parts)
+
+    def _positions_table(self) -> Table:
+        table = Table(title="positions (liquidation price as the exchange reports it)", expand=False)
+        for column in ("exchange id", "side", "position", "leverage", "liquidation", "last"):
+            table.add_column(column)
+        for (exchange_id, side), (p, last) in sorted(self.positions.items()):
+            closed = last.startswith(("closed", "liquidated"))
+            liquidation = "-" if p.liquidation_price is None else str(p.liquidation_price)
+            table.add_row(
+                exchange_id,
+                side,
+                f"{p.direction} {abs(p.amount)} @ {p.entry_price}",
+                "-" if p.leverage is None else f"{p.leverage}x",
+                liquidation,
+                last,
+                style="dim" if closed else "bold yellow",
+            )
+        return table
 
 
 async def story(sim: Any, bridge: Bridge, say: Callable[[str], None]) -> None:
@@ -130,13 +165,32 @@ async def story(sim: Any, bridge: Bridge, say: Callable[[str], None]) -> None:
             lambda: sim.set_leverage("BTCUSD_PERP", 10),
             lambda: bridge.book.leverage("BTCUSD_PERP", "CM") == 10,
         ),
+        (
+            "6. A long of 0.5 BTC is opened in the app (price pinned at 60,000): the stream says it opened, and "
+            "pmbridge reads the exchange's liquidation price back before announcing it.",
+            lambda: _open_position(sim),
+            lambda: _positions_match(bridge, sim.state()) and bool(bridge.positions.open_positions()),
+        ),
+        (
+            "7. BTCUSDT goes from 25x to 10x in the app with the position open: it runs at 10x at once, announced "
+            "with the position read back (Portfolio Margin liquidates on the account's uniMMR, not the leverage).",
+            lambda: sim.set_leverage("BTCUSDT", 10),
+            lambda: bridge.book.leverage("BTCUSDT") == 10 and _positions_match(bridge, sim.state()),
+        ),
+        (
+            "8. The position is closed in the app: the stream reports it closed, and the book holds no position.",
+            lambda: sim.close_position("BTCUSDT"),
+            lambda: not bridge.positions.open_positions(),
+        ),
     ]
     for text, action, done in steps:
         say(text)
-        await asyncio.sleep(0.8)
+        await asyncio.sleep(0.7)
         await action()
         await wait(text, done)
-        await asyncio.sleep(1.2)
+        if bridge.coordinator is not None:
+            await bridge.coordinator.readback.settled()  # a change held for its read-back goes out before the next
+        await asyncio.sleep(1.1)
 
 
 async def _drop_then_change(sim: Any) -> None:
@@ -144,12 +198,37 @@ async def _drop_then_change(sim: Any) -> None:
     await sim.set_leverage("ETHUSDT", 50)
 
 
+async def _open_position(sim: Any) -> None:
+    await sim.set_price("BTCUSDT", 60000)  # pinned: the entry and the liquidation price are the same every run
+    await sim.place_order(symbol="BTCUSDT", side="BUY", type="MARKET", quantity="0.500")
+
+
+def _positions_match(bridge: Bridge, state: dict[str, Any]) -> bool:
+    """The book's open positions are the exchange's: amount, entry, leverage and liquidation price."""
+
+    def figures(p: dict[str, Any]) -> tuple[Decimal, Decimal, int, Decimal | None]:
+        liquidation = p["liquidation_price"]
+        return (
+            Decimal(p["amount"]),
+            Decimal(p["entry_price"]),
+            p["leverage"],
+            None if liquidation is None else Decimal(liquidation),
+        )
+
+    truth = {(p["symbol"], p["side"]): figures(p) for p in state["positions"]}
+    book = {
+        (p.exchange_symbol, p.side): (p.amount, p.entry_price, p.leverage, p.liquidation_price)
+        for p in bridge.positions.open_positions()
+    }
+    return book == truth
+
+
 def _book_equals_truth(bridge: Bridge, state: dict[str, Any]) -> bool:
     for unit in ("UM", "CM"):
         for symbol, leverage in state["leverage"][unit].items():
             if bridge.book.leverage(symbol, unit) != leverage:
                 return False
-    return bool(bridge.book.multi_assets == state["multi_assets"])
+    return bool(bridge.book.multi_assets == state["multi_assets"]) and _positions_match(bridge, state)
 
 
 async def demo(json_lines: bool) -> int:
@@ -217,4 +296,4 @@ def run(args: argparse.Namespace) -> int:
         return 1
 
 
-COMMANDS = {"demo": ("see the whole loop on the embedded simulator (no keys, ~15 s)", add_arguments, run)}
+COMMANDS = {"demo": ("see the whole loop on the embedded simulator (no keys, ~17 s)", add_arguments, run)}

@@ -16,16 +16,18 @@ from rich.console import Console
 from rich.markup import escape
 
 from .. import __version__
-from ..book import Snapshot
+from ..book import PositionSnapshot, Snapshot
 from ..bridge import Bridge
 from ..config import BridgeConfig
 from ..errors import ConfigError, ExchangeError, PluginError
 from ..manager import PluginManager, create_plugin_manager
-from ..readings import leverage_snapshot
+from ..readings import leverage_snapshot, positions_snapshot
 from ..redact import redact
 from ..rest import RestClient
 from ..symbols import SymbolMap
+from .advice import ACCOUNT_WORDS, exchange_advice
 from .common import CREDENTIALS_HELP, EXIT_FAILURE, EXIT_OK, add_connection_arguments, config_from_args, host_of
+from .output import describe
 
 T = TypeVar("T")
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -37,7 +39,8 @@ RECV_WINDOW_S: Final = 5.0
 EPILOG = f"""\
 Checks, in order: the configuration; that the REST host answers, and the local clock against the exchange's
 (warn over {SKEW_WARN_S:g} s, fail over the {RECV_WINDOW_S:g} s recvWindow); the credentials (a signed call); the
-user-stream permission (a listenKey); the account mode (hedge or one-way, multi-assets); the plugins and their hooks.
+user-stream permission (a listenKey); the account mode (hedge or one-way, multi-assets); the open positions; the
+plugins and their hooks.
 Each prints ok, warn, fail (or skip when an earlier failure makes it moot) and what to do. Then a diagnostics dump
 to paste into a bug report: secrets, keys and listenKeys are redacted. Read-only: nothing on the account is changed.
 
@@ -68,33 +71,6 @@ class _FirstAnswer(RestClient):
         return await super().call(what, method, *args, retry=False)
 
 
-_AUTH_ADVICE: Final = {
-    -2015: (
-        "Binance rejected the API key (-2015: invalid key, IP, or permissions). Check, in this order: the key is "
-        "copied whole and still exists; this machine's public IP is on the key's IP whitelist; the key has the "
-        "{account} permission"
-    ),
-    -2014: "the API key is malformed (-2014): copy the key again, whole, without spaces",
-    -2008: "Binance does not know this API key (-2008): it was deleted or belongs to another account; make a new one",
-    -1022: (
-        "the signature is invalid (-1022): the API secret does not belong to this key. Copy the secret again "
-        "(Binance shows it only once: if lost, make a new key)"
-    ),
-    -1021: (
-        "the request timestamp is outside the recvWindow (-1021): the local clock is off. Sync it "
-        "(e.g. `timedatectl set-ntp true` or `chronyc makestep`)"
-    ),
-}
-_ACCOUNT_WORDS: Final = {"pm": "Portfolio Margin", "usdm": "USD-M futures", "coinm": "COIN-M futures"}
-
-
-def _exchange_advice(exc: ExchangeError, account: str) -> str:
-    advice = _AUTH_ADVICE.get(exc.code) if exc.code is not None else None
-    if advice is not None:
-        return advice.format(account=_ACCOUNT_WORDS.get(account, account))
-    return f"{exc}"
-
-
 class Doctor:
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
@@ -104,6 +80,7 @@ class Doctor:
         self.rest: RestClient | None = None
         self.symbols: SymbolMap | None = None
         self.snapshot: Snapshot | None = None
+        self.positions: PositionSnapshot | None = None
 
     def add(self, name: str, status: Status, message: str) -> None:
         self.checks.append(Check(name, status, message))
@@ -124,14 +101,14 @@ class Doctor:
             self.config = config = config_from_args(self.args)
         except ConfigError as exc:
             self.add("configuration", "fail", f"{exc}")
-            for name in ("exchange reachable", "clock", "credentials", "user stream", "account mode"):
+            for name in ("exchange reachable", "clock", "credentials", "user stream", "account mode", "positions"):
                 self.add(name, "skip", "not checked: fix the configuration first")
             return
         source = f"--config {self.args.config}" if self.args.config else "the environment"
         self.add(
             "configuration",
             "ok",
-            f"{_ACCOUNT_WORDS[config.account]} account at {host_of(config)}; credentials from {source}",
+            f"{ACCOUNT_WORDS[config.account]} account at {host_of(config)}; credentials from {source}",
         )
 
     async def check_exchange(self, config: BridgeConfig, rest: RestClient) -> None:
@@ -145,7 +122,7 @@ class Doctor:
                 "fail",
                 f"could not load markets from {host}: {exc}. Check the network (proxy, firewall, DNS) and --base-url",
             )
-            for name in ("clock", "credentials", "user stream", "account mode"):
+            for name in ("clock", "credentials", "user stream", "account mode", "positions"):
                 self.add(name, "skip", f"not checked: {host} is not reachable")
             return
         self.add(
@@ -157,6 +134,7 @@ class Doctor:
         await self.check_credentials(config, rest, clock_ok)
         await self.check_user_stream(config, rest)
         self.check_account_mode(config)
+        await self.check_positions(config, rest)
 
     async def check_clock(self, rest: RestClient) -> bool:
         before = time.time()
@@ -187,7 +165,7 @@ class Doctor:
         try:
             self.snapshot = await leverage_snapshot(rest)
         except ExchangeError as exc:
-            advice = _exchange_advice(exc, config.account)
+            advice = exchange_advice(exc, config.account)
             if exc.code == -1021 and not clock_ok:
                 advice += " (see the clock check)"
             self.add("credentials", "fail", f"a signed call failed: {advice}")
@@ -201,10 +179,10 @@ class Doctor:
             if exc.code == -2015:
                 message = (
                     "the key may not open a user data stream (-2015 on creating a listenKey): enable the key for "
-                    f"{_ACCOUNT_WORDS[config.account]} and check its IP whitelist"
+                    f"{ACCOUNT_WORDS[config.account]} and check its IP whitelist"
                 )
             else:
-                message = f"could not create a listenKey: {_exchange_advice(exc, config.account)}"
+                message = f"could not create a listenKey: {exchange_advice(exc, config.account)}"
             self.add("user stream", "fail", message)
             return
         self.add("user stream", "ok", "a listenKey was created: the key may open the user data stream")
@@ -224,6 +202,26 @@ class Doctor:
         if config.account == "coinm":
             text = f"{position}; symbols: {units} (COIN-M has no multi-assets mode)"
         self.add("account mode", "ok", text)
+
+    async def check_positions(self, config: BridgeConfig, rest: RestClient) -> None:
+        if self.snapshot is None or self.symbols is None:
+            self.add("positions", "skip", "not checked: reading positions needs working credentials")
+            return
+        try:
+            self.positions = await positions_snapshot(rest, self.symbols)
+        except ExchangeError as exc:
+            advice = exchange_advice(exc, config.account)
+            self.add(
+                "positions",
+                "fail",
+                f"could not read the open positions: {advice}. A bridge reads them on every resync and cannot start "
+                "without them",
+            )
+            return
+        found = [p for p in self.positions.positions if p.is_open]
+        listed = "; ".join(f"{p.symbol or p.exchange_symbol} {describe(p)}" for p in found[:3])
+        more = f"; and {len(found) - 3} more" if len(found) > 3 else ""
+        self.add("positions", "ok", f"{len(found)} open: {listed}{more}" if found else "no open positions")
 
     def check_plugins(self) -> None:
         try:
@@ -258,6 +256,8 @@ class Doctor:
         if self.snapshot is not None:
             bridge.book.symbols = self.symbols
             bridge.book.apply_snapshot(self.snapshot, requested_at=bridge.book.mark())
+        if self.positions is not None:  # after the leverage: a position without its own takes the symbol's
+            bridge.positions.apply_snapshot(self.positions, requested_at=bridge.book.mark())
         dump = redact({"versions": versions, **bridge.diagnostics("doctor")})
         return dump
 

@@ -8,7 +8,8 @@ from typing import Any, TextIO
 
 import orjson
 
-from ..models import AccountModeChange, LeverageChange, ReconcileReport, StreamStateChange
+from ..models import AccountModeChange, LeverageChange, Position, PositionChange, ReconcileReport, StreamStateChange
+from ..views import position_view
 
 
 def change_record(change: LeverageChange | AccountModeChange) -> dict[str, Any]:
@@ -23,6 +24,8 @@ def change_record(change: LeverageChange | AccountModeChange) -> dict[str, Any]:
             "new": change.new,
             "source": change.source,
             "event_time": change.event_time,
+            "origin": change.origin,
+            "positions": [position_view(p) for p in change.positions],
         }
     return {
         "kind": change.setting,
@@ -31,6 +34,44 @@ def change_record(change: LeverageChange | AccountModeChange) -> dict[str, Any]:
         "source": change.source,
         "event_time": change.event_time,
     }
+
+
+def position_record(change: PositionChange) -> dict[str, Any]:
+    """The documented JSON-lines shape of a position change (docs/cli.md): the position after it, the one before."""
+    return {
+        "kind": "position",
+        "change": change.kind,
+        **position_view(change.position),
+        "source": change.source,  # the change's: the view's own names the reading, which may differ
+        "reason": change.reason,
+        "event_time": change.event_time,
+        "old": None if change.old is None else position_view(change.old),
+    }
+
+
+def describe(position: Position | None) -> str:
+    """``long 0.5 @ 60000.1, 25x, liquidation 40198.9`` (``flat`` for none); what the exchange did not say is left
+    out."""
+    if position is None or not position.is_open:
+        return "flat"
+    text = f"{position.direction} {abs(position.amount)} @ {position.entry_price}"
+    if position.leverage is not None:
+        text += f", {position.leverage}x"
+    if position.liquidation_price:
+        text += f", liquidation {position.liquidation_price}"
+    elif position.liquidation_price is not None:
+        text += ", no liquidation price"  # Binance writes 0 when it computes none for the position
+    return text
+
+
+def position_line(change: PositionChange) -> str:
+    """One line of text for a position change, the way ``watch`` prints it."""
+    if change.kind == "opened":
+        return f"position opened: {describe(change.position)}"
+    if change.kind == "changed":
+        return f"position changed: {describe(change.old)} -> {describe(change.position)}"
+    shout = change.kind.upper() if change.kind == "liquidated" else change.kind  # a liquidation must stand out
+    return f"position {shout}: was {describe(change.old)}"
 
 
 class Printer:
@@ -55,7 +96,14 @@ class Printer:
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
         name = change.symbol or change.exchange_symbol
         old = "-" if change.old is None else f"{change.old}x"
-        self._emit(change_record(change), f"{name:<24} leverage {old:>5} -> {change.new}x   ({change.source})")
+        text = f"{name:<24} leverage {old:>5} -> {change.new}x   ({change.source}, {change.origin})"
+        for position in change.positions:
+            text += f"; position now {describe(position)}"
+        self._emit(change_record(change), text)
+
+    def pmbridge_position_changed(self, change: PositionChange) -> None:
+        name = change.symbol or change.exchange_symbol
+        self._emit(position_record(change), f"{name:<24} {position_line(change)}   ({change.source})")
 
     def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
         self._emit(change_record(change), f"account {change.setting}: {change.old} -> {change.new}   ({change.source})")
@@ -68,7 +116,8 @@ class Printer:
         if self.json_lines:
             return  # its changes were printed one by one already
         if report.trigger != "connect" or report.drift:
+            drifted = len(report.changes) + sum(c.source == "reconcile" for c in report.position_changes)
             self.line(
-                f"reconciled ({report.trigger}): {report.symbols} symbols, {report.rest_calls} REST calls, "
-                f"{len(report.changes)} drifted, {report.duration_s * 1000:.0f} ms"
+                f"reconciled ({report.trigger}): {report.symbols} symbols, {report.positions} open positions, "
+                f"{report.rest_calls} REST calls, {drifted} drifted, {report.duration_s * 1000:.0f} ms"
             )

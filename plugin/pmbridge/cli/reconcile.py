@@ -16,7 +16,7 @@ from rich.table import Table
 from ..bridge import Bridge, SetupFailed
 from ..config import BridgeConfig
 from ..errors import ConfigError, PMBridgeError
-from ..models import AccountModeChange, Change, LeverageChange, ReconcileReport
+from ..models import AccountModeChange, Change, LeverageChange, PositionChange, ReconcileReport
 from .common import (
     CREDENTIALS_HELP,
     EXIT_FAILURE,
@@ -27,14 +27,15 @@ from .common import (
     config_from_args,
     host_of,
 )
-from .output import change_record
+from .output import change_record, describe, position_record
 
 EXIT_DRIFT = 3
 
 EPILOG = f"""\
 Takes a REST snapshot, listens to the user data stream for --listen seconds, then takes a second snapshot. Any value
-the second snapshot (or a resync after a reconnect in between) had to correct is drift: a change the stream did not
-report. Binance never replays events lost while a socket was down, and pushes nothing for a position-mode change.
+or position the second snapshot (or a resync after a reconnect in between) had to correct is drift: a change the
+stream did not report. Binance never replays events lost while a socket was down (a leverage change, a fill), and
+pushes nothing for a position-mode change.
 
 {CREDENTIALS_HELP}
 
@@ -61,7 +62,8 @@ class DriftCollector:
         if report.source == "reconcile":
             self.reports.append(report)
             if report.drift and report.trigger != "manual":
-                self.progress(f"a resync ({report.trigger}) found {len(report.changes)} value(s) the stream missed")
+                found = len(report.changes) + len(report.position_changes)
+                self.progress(f"a resync ({report.trigger}) found {found} value(s) or position(s) the stream missed")
 
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
         if change.source == "stream":
@@ -71,8 +73,16 @@ class DriftCollector:
         if change.source == "stream":
             self.stream_changes += 1
 
+    def pmbridge_position_changed(self, change: PositionChange) -> None:
+        if change.source == "stream":
+            self.stream_changes += 1
+
     def drift(self) -> list[tuple[str, Change]]:
         return [(report.trigger, change) for report in self.reports for change in report.changes]
+
+    def position_drift(self) -> list[tuple[str, PositionChange]]:
+        """Positions a snapshot found other than the stream had said (a fill while the socket was down)."""
+        return [(r.trigger, c) for r in self.reports for c in r.position_changes if c.source == "reconcile"]
 
 
 @frozen
@@ -82,15 +92,24 @@ class Outcome:
     rest_calls: int
     listened_s: float
     stream_changes: int
+    position_drift: list[tuple[str, PositionChange]]
+    positions: int
+    """Open positions after the second snapshot."""
+
+    @property
+    def drifted(self) -> int:
+        return len(self.drift) + len(self.position_drift)
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "drift": bool(self.drift),
+            "drift": self.drifted > 0,
             "changes": [{**change_record(change), "trigger": trigger} for trigger, change in self.drift],
             "symbols": self.symbols,
             "rest_calls": self.rest_calls,
             "listened_s": round(self.listened_s, 3),
             "stream_changes": self.stream_changes,
+            "position_changes": [{**position_record(c), "trigger": trigger} for trigger, c in self.position_drift],
+            "positions": self.positions,
         }
 
 
@@ -133,7 +152,15 @@ async def reconcile(config: BridgeConfig, listen_s: float, timeout: float, progr
         except PMBridgeError as exc:
             raise ReconcileFailed(f"the second snapshot failed: {exc}") from None
         await asyncio.to_thread(bridge.pm.flush, timeout, False)  # the collector runs on the hook thread
-        return Outcome(collector.drift(), final.symbols, bridge.rest.calls, listened, collector.stream_changes)
+        return Outcome(
+            collector.drift(),
+            final.symbols,
+            bridge.rest.calls,
+            listened,
+            collector.stream_changes,
+            collector.position_drift(),
+            final.positions,
+        )
     finally:
         await bridge.stop("reconcile finished")
 
@@ -150,7 +177,7 @@ _FOUND_BY = {"manual": "second snapshot", "connect": "resync after reconnect"}
 
 
 def print_table(outcome: Outcome, console: Console) -> None:
-    if outcome.drift:
+    if outcome.drifted:
         table = Table(title="drift: values the stream did not report")
         for column in ("symbol", "exchange id", "book value", "exchange value", "source"):
             table.add_column(column)
@@ -159,24 +186,26 @@ def print_table(outcome: Outcome, console: Console) -> None:
                 symbol, exchange_id = change.symbol or "-", f"{change.exchange_symbol} ({change.unit})"
             else:
                 symbol, exchange_id = "(account)", change.setting
-            found_by = _FOUND_BY.get(trigger, trigger)
+            book, exchange = _value(change, change.old), _value(change, change.new)
+            table.add_row(symbol, exchange_id, book, exchange, f"{change.source} ({_FOUND_BY.get(trigger, trigger)})")
+        for trigger, moved in outcome.position_drift:
             table.add_row(
-                symbol,
-                exchange_id,
-                _value(change, change.old),
-                _value(change, change.new),
-                f"{change.source} ({found_by})",
+                moved.symbol or "-",
+                f"{moved.exchange_symbol} ({moved.position.unit}, {moved.position.side} position)",
+                describe(moved.old),
+                describe(moved.position),
+                f"{moved.source} ({_FOUND_BY.get(trigger, trigger)})",
             )
         console.print(table)
         console.print(
-            f"{len(outcome.drift)} value(s) drifted: the book had them wrong until a snapshot corrected them. "
-            "Bots that read leverage from the stream alone would have traded on stale values."
+            f"{outcome.drifted} value(s) or position(s) drifted: the book had them wrong until a snapshot corrected "
+            "them. Bots that read leverage or positions from the stream alone would have traded on stale values."
         )
     else:
         console.print("no drift: the stream reported every change.")
     console.print(
-        f"{outcome.symbols} symbols, {outcome.stream_changes} change(s) from the stream, "
-        f"{outcome.rest_calls} REST calls, listened {outcome.listened_s:.1f} s"
+        f"{outcome.symbols} symbols, {outcome.positions} open position(s), {outcome.stream_changes} change(s) from "
+        f"the stream, {outcome.rest_calls} REST calls, listened {outcome.listened_s:.1f} s"
     )
 
 
@@ -218,7 +247,7 @@ def run(args: argparse.Namespace) -> int:
         if not console.is_terminal:  # cron mail and log files: no wrapping at 80 columns
             console = Console(width=120)
         print_table(outcome, console)
-    return EXIT_DRIFT if outcome.drift else EXIT_OK
+    return EXIT_DRIFT if outcome.drifted else EXIT_OK
 
 
 COMMANDS = {

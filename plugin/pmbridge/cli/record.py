@@ -11,7 +11,7 @@ from pathlib import Path
 from ..bridge import Bridge
 from ..config import BridgeConfig
 from ..errors import ConfigError
-from ..recording import Recorder
+from ..recorder import Recorder
 from .common import (
     CREDENTIALS_HELP,
     EXIT_FAILURE,
@@ -27,9 +27,10 @@ from .output import Printer
 EPILOG = f"""\
 {CREDENTIALS_HELP}
 
-FILE gets JSON lines: a header, the markets, every raw user-stream frame with its receive time, and the book after
-every REST reconcile (docs/recording.md). No secret is written: not the API key or secret, and every listenKey-like
-run in a frame is masked. Changes print as `pmbridge watch` prints them (--quiet: not at all).
+FILE gets JSON lines: a header, the markets, every raw user-stream frame with its receive time, and the books
+(leverage, account mode, open positions) after every REST reconcile (docs/recording.md). No secret is written: not
+the API key or secret, and every listenKey-like run in a frame is masked. Changes print as `pmbridge watch` prints
+them (--quiet: not at all).
 Replay a recording with `pmbridge replay FILE`.
 
 examples:

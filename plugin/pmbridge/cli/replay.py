@@ -1,4 +1,4 @@
-"""``pmbridge replay FILE``: a recording played back through decode -> LeverageBook -> the plugins, printed like
+"""``pmbridge replay FILE``: a recording played back through decode -> the books -> the plugins, printed like
 ``watch``."""
 
 from __future__ import annotations
@@ -17,8 +17,10 @@ from .output import Printer
 
 EPILOG = """\
 Plays a file made by `pmbridge record` through the same decode -> book -> plugin hooks path as a live bridge (the
-installed plugins are loaded too), and prints every change as `pmbridge watch` does. Snapshot lines are applied
-where they were recorded. A line that is not a record is reported with its number and skipped.
+installed plugins are loaded too), and prints every change, positions included, as `pmbridge watch` does. Snapshot
+lines are applied where they were recorded. A replay makes no REST call: a position change goes out with what the
+stream carried (no liquidation price until the next snapshot line), not after a read-back as live. A line that is
+not a record is reported with its number and skipped.
 
 examples:
   pmbridge replay account.jsonl --json

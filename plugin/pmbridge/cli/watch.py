@@ -59,4 +59,4 @@ def run(args: argparse.Namespace) -> int:
     return asyncio.run(watch(config, Printer(json_lines=args.json)))
 
 
-COMMANDS = {"watch": ("watch an account's leverage and account mode live (read-only)", add_arguments, run)}
+COMMANDS = {"watch": ("watch an account's leverage, account mode and positions live (read-only)", add_arguments, run)}
