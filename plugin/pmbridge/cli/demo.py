@@ -279,6 +279,8 @@ async def demo(json_lines: bool) -> int:
     if json_lines:
         print(orjson.dumps({"kind": "demo", "finished": True, "converged": ok, "plugin_errors": errors}).decode())
     else:
+        if not console.is_terminal:  # redirected, Live's last render ends without a line break
+            console.line()
         console.print(summary)
     return 0 if ok else 1
 
