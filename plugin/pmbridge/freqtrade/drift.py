@@ -30,7 +30,8 @@ class DriftMonitor:
         self, say: Callable[[str], None], settle: float = SETTLE_S, clock: Callable[[], float] = time.monotonic
     ):
         self._say = say
-        self._settle = settle
+        self.settle = settle
+        """Seconds a condition must hold, seen on two checks, before it is reported."""
         self._clock = clock
         self._seen: dict[tuple[str, str], float] = {}
         """Condition -> when first seen (not yet reported)."""
@@ -64,7 +65,7 @@ class DriftMonitor:
                 conditions[(f"position:{pair}:{direction}", "orphan")] = self._orphan(pair, position)
         for key, text in conditions.items():
             first = self._seen.setdefault(key, now)
-            if key not in self._reported and now - first >= self._settle:
+            if key not in self._reported and now - first >= self.settle:
                 self._reported.add(key)
                 self.reports += 1
                 self._say(text)

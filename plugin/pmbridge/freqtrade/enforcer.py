@@ -8,6 +8,9 @@ changing it, and says so.
 
 Only external changes are fought: a value the host bot itself set (Freqtrade re-sends a trade's entry leverage
 before its DCA and stoploss orders: origin ``self``) is left alone until someone else changes it.
+
+Binance refuses to lower the leverage of an open isolated position (-4161): then pmbridge says so once and waits for
+the position to close (or the leverage to change again) instead of asking every bot loop.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from ..errors import ExchangeError
 from ..models import LeverageChange
@@ -27,6 +30,9 @@ if TYPE_CHECKING:
     from ..bridge import Bridge
 
 log = logging.getLogger(__name__)
+
+ISOLATED_REDUCTION_REFUSED: Final = -4161
+"""Binance: "Leverage reduction is not supported in Isolated Margin Mode with open positions"."""
 
 
 class Enforcer:
@@ -54,6 +60,9 @@ class Enforcer:
         """Pairs set back whose confirmation the stream has not brought yet: the book entry's receipt position
         (``seq``) when the set-back was sent. Binance answers the REST call and pushes the event independently, so
         the answer often comes first; until the book moves, the old value there is not a reason to set it again."""
+        self._blocked: dict[str, tuple[int, bool]] = {}
+        """Pairs whose set-back Binance refused while their isolated position is open: the book entry's ``seq`` and
+        whether a position was open then. Tried again once either changes."""
         self.given_up: set[str] = set()
         self.set_backs = 0
         self._own: dict[str, bool] = {}
@@ -90,6 +99,10 @@ class Enforcer:
         if self._unconfirmed.get(pair) == entry.seq:
             return  # our own set-back is on its way through the stream; anything newer would have moved seq
         self._unconfirmed.pop(pair, None)
+        if pair in self._blocked:
+            if self._blocked[pair] == (entry.seq, self._position_open(bridge, pair)):
+                return  # Binance refused it for this position, which is still open: asking again changes nothing
+            del self._blocked[pair]
         wanted = self.wanted(pair, entry.leverage)
         if wanted is None:
             return
@@ -110,10 +123,21 @@ class Enforcer:
         self._pending.add(pair)
         asyncio.get_running_loop().create_task(self._set_back(bridge, pair, wanted, delay))
 
+    @staticmethod
+    def _position_open(bridge: Bridge, pair: str) -> bool:
+        found = bridge.book.symbols.exchange_id(pair) if bridge.book.symbols else None
+        return found is not None and bridge.positions.has_open(*found)
+
     async def _set_back(self, bridge: Bridge, pair: str, wanted: int, delay: float) -> None:
         try:
             if delay:
                 await asyncio.sleep(delay)
+                # Put right meanwhile (Freqtrade re-sends the trade's leverage before its stoploss orders)? Look again.
+                entry = bridge.book.get(pair)
+                still = None if entry is None or self._own.get(pair) else self.wanted(pair, entry.leverage)
+                if still is None:
+                    return
+                wanted = still
             found = bridge.book.symbols.exchange_id(pair) if bridge.book.symbols else None
             if found is None:
                 return
@@ -131,6 +155,16 @@ class Enforcer:
             why = "policy enforce" if policy == "enforce" else "outside the configured min/max leverage"
             self._say(f"pmbridge set {pair} leverage back {old}x -> {wanted}x on the exchange ({why})")
         except ExchangeError as exc:
+            entry = bridge.book.get(pair)
+            if exc.code == ISOLATED_REDUCTION_REFUSED and entry is not None:
+                self._reverts[pair].pop()  # not a fight with another writer: nothing was changed
+                self._blocked[pair] = (entry.seq, self._position_open(bridge, pair))
+                self._say(
+                    f"pmbridge cannot set {pair} leverage back to {wanted}x while its isolated position is open: "
+                    f"Binance refuses to lower the leverage of an open isolated position (-4161). The position keeps "
+                    f"{entry.leverage}x until it is closed; pmbridge sets {wanted}x then."
+                )
+                return
             self._say(f"pmbridge could not set {pair} leverage to {wanted}x: {exc}")
         finally:
             self._pending.discard(pair)

@@ -35,8 +35,10 @@ def describe(position: Position) -> str:
     elif position.initial_margin is not None:
         parts.append(f"margin in use {num(position.initial_margin, margin_asset)}")
     if position.liquidation_price is not None:
-        liquidation = "none" if position.liquidation_price == 0 else num(position.liquidation_price)
-        parts.append(f"liquidation price {liquidation}")
+        if position.liquidation_price == 0:  # Binance's "0": the margin covers any price (a cross position)
+            parts.append("no liquidation price")
+        else:
+            parts.append(f"liquidation price {num(position.liquidation_price)}")
     return ", ".join(parts)
 
 
@@ -64,7 +66,7 @@ def leverage_changed(change: LeverageChange, policy: str, next_entry: float | No
     return text
 
 
-def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool) -> str:
+def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool, margin_mode: str = "") -> str:
     """What the change did to the open trades' positions, and what happens next."""
     if not trades:
         return ""
@@ -77,21 +79,40 @@ def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool) -
     if change.positions:
         positions = "; ".join(describe(p) for p in change.positions)
         now = f"Binance applied {change.new}x to the open position at once: {positions}"
+        isolated = any(p.margin_type == "isolated" for p in change.positions)
     else:
         now = f"Binance applies {change.new}x to any open position on this pair (no position was read back)"
-    recorded = (
-        f"Freqtrade still records trade {_records(trades)} and sets {int(float(trades[0].leverage or 1))}x again "
-        f"before its next stoploss or DCA order on this pair, which returns the position to that leverage"
-    )
-    return f"{now}. {recorded} (trade {ids} itself is never rewritten)"
+        isolated = margin_mode == "isolated"
+    entry = int(float(trades[0].leverage or 1))
+    recorded = f"Freqtrade still records trade {_records(trades)}"
+    if entry == change.new:
+        then = f"{recorded}: the position is at the leverage the trade was opened with"
+    elif isolated and entry < change.new:
+        # Freqtrade sets the trade's leverage before each stoploss and DCA order (exchange.py:1689, :1525); Binance
+        # refuses to lower an open isolated position's leverage (-4161), and ccxt 4.5.90 maps that code only for
+        # Portfolio Margin, so Freqtrade gets a plain ExchangeError, which it does not tolerate (exchange.py:3988).
+        first = trades[0].id
+        then = (
+            f"{recorded}. Before its next stoploss replacement or DCA order on this pair Freqtrade sets {entry}x, "
+            f"which Binance refuses while an isolated position is open (-4161): that order then fails, and a "
+            f"stoploss being replaced is already cancelled, leaving the trade without a stop on the exchange. The "
+            f"position keeps {change.new}x until it is closed; to trade at {entry}x again, close the trade "
+            f"(/forceexit {first})"
+        )
+    else:
+        then = (
+            f"{recorded} and sets {entry}x again before its next stoploss or DCA order on this pair, which returns "
+            "the position to that leverage"
+        )
+    return f"{now}. {then} (trade {ids} itself is never rewritten)"
 
 
 def own_write(change: LeverageChange) -> str:
-    """The bot's own set_leverage came back on the stream: said in the log, never as a change on the exchange."""
+    """This bot's own set_leverage came back on the stream: said in the log, never as a change on the exchange."""
     name = change.symbol or change.exchange_symbol
     return (
-        f"{name} leverage is {change.new}x again: Freqtrade set it before one of its own orders "
-        "(not a change made elsewhere)"
+        f"{name} leverage is {change.new}x, set by this bot itself (Freqtrade before one of its orders, or "
+        "pmbridge's enforce policy), not a change made elsewhere"
     )
 
 

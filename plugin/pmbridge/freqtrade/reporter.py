@@ -75,7 +75,7 @@ class Reporter:
             return change
         trades = open_trades(symbol)
         if trades:
-            note = messages.open_trade_note(change, trades, self.live)
+            note = messages.open_trade_note(change, trades, self.live, self.margin_mode)
             change = attrs.evolve(change, open_trades=tuple(int(t.id) for t in trades), note=note)
             self._record(trades, change.positions)
         if change.origin == "self":
