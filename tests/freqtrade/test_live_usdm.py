@@ -107,11 +107,12 @@ def test_cross_follow_an_app_change_reaches_the_open_trade_and_the_next_entry(
         assert warnings(caplog.records, rpc_messages(caplog.records)) == []
 
 
-def test_isolated_alert_the_message_tells_what_binance_will_refuse_then_stops_and_drift(
+def test_isolated_alert_the_stop_survives_an_app_raise_then_a_stop_fires_and_drift(
     tmp_path: Path, sim: SimulatorThread, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Isolated under alert: Freqtrade's own writes never alert; an app change does, and its message foretells what
-    Binance then does to Freqtrade's re-send (refused, -4161: the replaced stop is gone), which the run shows; a stop
+    """Isolated under alert: Freqtrade's own writes never alert; an app change does. Freqtrade's re-send of the
+    trade's lower leverage before its stop replacement would be refused by Binance (-4161) and cost the trade its
+    stop, so pmbridge holds it back and says so: the stop is replaced, the position keeps the app's leverage. A stop
     fired by a price move closes the trade in Freqtrade; a position closed in the app is reported as drift."""
     caplog.set_level(logging.INFO)
     sim.set_price(SYMBOL, PRICE)
@@ -140,21 +141,31 @@ def test_isolated_alert_the_message_tells_what_binance_will_refuse_then_stops_an
             "the next new trade uses 5x. Binance applied 10x to the open position at once: long 0.016 at 60,000.1, "
             f"10x, isolated margin {number(raised['isolated_wallet'])} USDT, liquidation price "
             f"{number(raised['liquidation_price'])}. Freqtrade still records trade #1 (5x, liquidation price "
-            f"{number(trade.liquidation_price)}). Before its next stoploss replacement or DCA order on this pair "
-            "Freqtrade sets 5x, which Binance refuses while an isolated position is open (-4161): that order then "
-            "fails, and a stoploss being replaced is already cancelled, leaving the trade without a stop on the "
-            "exchange. The position keeps 10x until it is closed; to trade at 5x again, close the trade "
-            "(/forceexit 1) (trade #1 itself is never rewritten)"
+            f"{number(trade.liquidation_price)}). Binance does not let an open isolated position's leverage be "
+            "lowered, so the position keeps 10x until it is closed: pmbridge does not pass on Freqtrade's 5x before "
+            "its stoploss and DCA orders (Binance would refuse it, and Freqtrade would then drop the order, leaving "
+            "the trade without its stop). To trade at 5x again, close the trade (/forceexit 1) (trade #1 itself is "
+            "never rewritten)"
         ]
         figures = open_trades()[0].get_custom_data("pmbridge_exchange")
         assert (figures["leverage"], figures["isolated_margin"]) == (10, raised["isolated_wallet"])
 
-        # What the message foretold: the stop is cancelled, 5x refused (Freqtrade's retrier: 1 + 4), no new stop.
+        # Freqtrade replaces its stop: its 5x would be refused (and the new stop dropped), so pmbridge holds it back.
+        [old_stop] = truth(sim)["open_algo_orders"]
         strategy.trail_to = -0.1
         bot.process()  # the custom stop moves Freqtrade's record
-        bot.process()  # ... and the order on the exchange follows it: cancel, set 5x, place
-        assert truth(sim)["open_algo_orders"] == [] and exchange_leverage(sim) == 10
-        assert answers.errors()[REFUSED_REDUCTION] == 5
+        bot.process()  # ... and the order on the exchange follows it: cancel, (5x held back), place
+        [new_stop] = truth(sim)["open_algo_orders"]
+        assert new_stop["algo_id"] != old_stop["algo_id"] and exchange_leverage(sim) == 10
+        assert answers.errors().get(REFUSED_REDUCTION, 0) == 0 and runtime.tap.held_back >= 1
+        process_until(bot, lambda: len(rpc_messages(caplog.records)) == 2, "the message (sent at the next loop)")
+        assert rpc_messages(caplog.records)[1:] == [
+            "pmbridge did not send Freqtrade's request to set BTC/USDT:USDT to 5x before its next stoploss or DCA "
+            "order: Binance refuses to lower the leverage of an open isolated position (-4161), and that refusal "
+            "would make Freqtrade drop the order, leaving trade #1 without its stoploss on the exchange. The "
+            "position keeps 10x until it is closed; Freqtrade still records 5x. To trade at 5x again, close the "
+            "trade (/forceexit 1)."
+        ]
         telegram(bot)._rpc_force_exit(str(trade.id))  # what the message advises
         assert exchange_position(sim) is None
         strategy.trail_to = None
@@ -179,11 +190,11 @@ def test_isolated_alert_the_message_tells_what_binance_will_refuse_then_stops_an
         sim.close_position(SYMBOL, account="usdm")
         until(lambda: not runtime.thread.bridge.positions.open_positions(), what="pmbridge to see it closed")
         bot.process()
-        assert len(rpc_messages(caplog.records)) == 1  # seen once, not yet reported
+        assert len(rpc_messages(caplog.records)) == 2  # seen once, not yet reported
         time.sleep(0.25)
         bot.process()
         bot.process()
-        assert rpc_messages(caplog.records)[1:] == [
+        assert rpc_messages(caplog.records)[2:] == [
             f"pmbridge: trade #{third.id} BTC/USDT:USDT is open in Freqtrade, but Binance has no long position on "
             "BTC/USDT:USDT: it was closed outside this bot (the app, another bot, a stop Freqtrade does not track). "
             "Freqtrade will find nothing to sell at its next exit. Check the account in the app; if the position is "
@@ -197,13 +208,9 @@ def test_isolated_alert_the_message_tells_what_binance_will_refuse_then_stops_an
             (5, 10, "external"),
             (10, 5, "self"),
         ]
-        calls = assert_like_a_real_bot(sim, answers, {REFUSED_REDUCTION: 5})
-        assert calls["POST /fapi/v1/leverage"] == runtime.tap.recorded
-        storm = [w for w in warnings(caplog.records, rpc_messages(caplog.records)) if "-4161" not in w]
-        assert storm == [
-            "freqtrade.freqtradebot: Unable to place a stoploss order on exchange.",
-            "freqtrade.freqtradebot: Could not create trailing stoploss order for pair BTC/USDT:USDT.",
-        ]
+        calls = assert_like_a_real_bot(sim, answers)  # not one refusal, not one dropped order
+        assert calls["POST /fapi/v1/leverage"] == runtime.tap.recorded  # the held-back request never went out
+        assert warnings(caplog.records, rpc_messages(caplog.records)) == []
 
 
 def test_cross_enforce_sets_an_app_change_back_once_and_leaves_freqtrades_own_writes_alone(

@@ -88,16 +88,14 @@ def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool, m
     if entry == change.new:
         then = f"{recorded}: the position is at the leverage the trade was opened with"
     elif isolated and entry < change.new:
-        # Freqtrade sets the trade's leverage before each stoploss and DCA order (exchange.py:1689, :1525); Binance
-        # refuses to lower an open isolated position's leverage (-4161), and ccxt 4.5.90 maps that code only for
-        # Portfolio Margin, so Freqtrade gets a plain ExchangeError, which it does not tolerate (exchange.py:3988).
+        # Binance refuses to lower an open isolated position's leverage (-4161). Freqtrade would ask before each
+        # stoploss and DCA order and drop the order on the refusal; pmbridge's tap holds that request back (tap.py).
         first = trades[0].id
         then = (
-            f"{recorded}. Before its next stoploss replacement or DCA order on this pair Freqtrade sets {entry}x, "
-            f"which Binance refuses while an isolated position is open (-4161): that order then fails, and a "
-            f"stoploss being replaced is already cancelled, leaving the trade without a stop on the exchange. The "
-            f"position keeps {change.new}x until it is closed; to trade at {entry}x again, close the trade "
-            f"(/forceexit {first})"
+            f"{recorded}. Binance does not let an open isolated position's leverage be lowered, so the position keeps "
+            f"{change.new}x until it is closed: pmbridge does not pass on Freqtrade's {entry}x before its stoploss and "
+            f"DCA orders (Binance would refuse it, and Freqtrade would then drop the order, leaving the trade without "
+            f"its stop). To trade at {entry}x again, close the trade (/forceexit {first})"
         )
     else:
         then = (

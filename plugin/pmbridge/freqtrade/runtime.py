@@ -15,10 +15,9 @@ from typing import Any, Final
 from ..config import BridgeConfig
 from ..manager import PluginManager, create_plugin_manager
 from ..models import LeverageRequest
-from ..origin import Intents
 from ..thread import BridgeThread
 from .enforcer import Enforcer
-from .reporter import Reporter
+from .reporter import Reporter, open_trades
 from .settings import FreqtradeSettings
 from .tap import LeverageTap
 
@@ -95,7 +94,7 @@ class FreqtradeRuntime:
         )
         # Freqtrade's own set_leverage calls (before its entries, DCAs and stoplosses) are this bot's: origin self.
         api = getattr(getattr(self._dp, "_exchange", None), "_api", None)
-        self.tap = LeverageTap(api, self._intents) if live and api is not None else None
+        self.tap = LeverageTap(api, self._bridge, self._open_trade_ids, self.say) if live and api is not None else None
 
     # -- lifecycle (Freqtrade's thread) -------------------------------------------------------------------------
     def start(self) -> None:
@@ -115,9 +114,9 @@ class FreqtradeRuntime:
         self.thread.stop()
         self.drain()  # the last changes and the shutdown reach the strategy too
 
-    def _intents(self) -> Intents | None:
-        bridge = self.thread.bridge
-        return None if bridge is None else bridge.intents
+    @staticmethod
+    def _open_trade_ids(pair: str) -> list[int]:
+        return [int(trade.id) for trade in open_trades(pair)]
 
     def _bridge(self) -> Any:
         return self.thread.bridge
