@@ -21,7 +21,7 @@ examples:
   pmbridge freqtrade show-config -c user_data/config.json
 
 exit codes: Freqtrade's own; 2 when pmbridge refuses to start it (it says why: an invalid pmbridge section, pm on an
-exchange other than Binance, a Freqtrade outside the supported range)."""
+exchange other than Binance, pm with isolated margin, a Freqtrade outside the supported range)."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -68,7 +68,7 @@ def read_freqtrade_config(argv: Sequence[str]) -> tuple[dict[str, Any] | None, d
 
 def decide(argv: Sequence[str]) -> Decision:
     """Whether to bind ``PMBinance``. Raises ``ConfigError`` only for pmbridge's own mistakes (an invalid
-    ``pmbridge`` section, ``pm`` on an exchange other than Binance)."""
+    ``pmbridge`` section, ``pm`` on an exchange other than Binance, ``pm`` with isolated futures margin)."""
     try:
         config, args = read_freqtrade_config(argv)
     except SystemExit:
@@ -86,6 +86,16 @@ def decide(argv: Sequence[str]) -> Decision:
         raise ConfigError(
             f"pmbridge.account is pm, but exchange.name is {name or 'missing'!r}: Portfolio Margin is a Binance "
             "account; set exchange.name to binance, or pmbridge.account to the account you trade"
+        )
+    futures = str(config.get("trading_mode") or "").lower() == "futures"
+    if futures and str(config.get("margin_mode") or "").lower() == "isolated" and args.get("command") != "show-config":
+        # PMBinance refuses it too (it builds no exchange in show-config, which stays usable to look at the config),
+        # but inside Freqtrade that is a ConfigurationError, which Freqtrade 2026.9 exits with 0; refused here it is
+        # a clear start-up failure with pmbridge's code.
+        raise ConfigError(
+            'pmbridge.account is pm, but margin_mode is "isolated": a Portfolio Margin account\'s USDⓈ-M positions '
+            'are always cross margin. Set "margin_mode": "cross", or pmbridge.account to usdm for a USDⓈ-M futures '
+            "account"
         )
     decision = Decision(True, name, "pmbridge.account is pm")
     if not isinstance(section, dict) or "account" not in section:

@@ -4,14 +4,16 @@ Freqtrade 2026.9 cannot start live on a PM account (its start-up checks call fap
 and would not trade correctly if it did (no papi margin-mode route, stoplosses polled at the wrong endpoint). Its
 exchange resolver finds the exchange class only as an attribute of ``freqtrade.exchange``, and the exchange is built
 before the strategy loads, so ``pmbridge freqtrade`` binds ``PMBinance`` there before Freqtrade's own ``main()``
-runs. Nothing else in Freqtrade is touched. Importing this package imports Freqtrade.
+runs. Nothing else in Freqtrade is touched. ``PMBinance`` (and Freqtrade's exchange code with it, ~2 s) is imported
+on first use, so the launcher's config checks and refusals stay quick.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .exchange import PMBinance, PMBinanceusdm
+if TYPE_CHECKING:
+    from .exchange import PMBinance, PMBinanceusdm
 
 __all__ = ["PMBinance", "PMBinanceusdm", "install", "installed"]
 
@@ -22,6 +24,8 @@ def install(exchange_name: str) -> type[Any]:
     """Bind the class Freqtrade's resolver will find for ``exchange_name`` (``binance`` -> ``Binance``,
     ``binanceusdm`` -> ``Binanceusdm``: it maps names with ``.title()``). Returns the class now bound."""
     import freqtrade.exchange as ft_exchange  # noqa: PLC0415
+
+    from .exchange import PMBinance, PMBinanceusdm  # noqa: PLC0415
 
     name = exchange_name.lower()
     if name == "binance":
@@ -37,4 +41,14 @@ def installed() -> bool:
     """Whether this process runs Freqtrade with ``PMBinance`` (started through ``pmbridge freqtrade``)."""
     import freqtrade.exchange as ft_exchange  # noqa: PLC0415
 
+    from .exchange import PMBinance, PMBinanceusdm  # noqa: PLC0415
+
     return ft_exchange.Binance is PMBinance or getattr(ft_exchange, "Binanceusdm", None) is PMBinanceusdm
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("PMBinance", "PMBinanceusdm"):
+        from . import exchange  # noqa: PLC0415 - imports Freqtrade
+
+        return getattr(exchange, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

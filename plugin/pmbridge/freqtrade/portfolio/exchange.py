@@ -16,8 +16,8 @@ What stock Freqtrade does on PM, and the override that answers it:
   cross; isolated is refused at start.
 - a stop is polled at ``papi/um/order`` with the algo id (-2013, ~35 s of retries, a new stop each loop): stop
   queries go to ``papi/um/algo/algoOrder``, then ``allAlgoOrders``.
-- ``free`` is the UM wallet balance, margin in use included (stake over-stated): capped at ``/papi/v1/account``'s
-  ``totalAvailableBalance``.
+- ``free`` is the UM wallet balance, which holds only what UM trading realised (0 on a fresh account: no stake at
+  all): it is ``/papi/v1/account``'s ``totalAvailableBalance`` instead (balances.py).
 - a failed stop cancel leaves a stand-in result without ``type`` (KeyError in the bot loop): completed.
 """
 
@@ -40,6 +40,7 @@ from freqtrade.exchange.binance import Binance
 from freqtrade.exchange.common import API_FETCH_ORDER_RETRY_COUNT, retrier
 from freqtrade.misc import deep_merge_dicts
 
+from .balances import pm_balances
 from .compat import MIN_CCXT, align_pm_error_map, version_tuple
 
 logger = logging.getLogger("pmbridge.freqtrade")
@@ -222,26 +223,14 @@ class PMBinance(Binance):  # type: ignore[misc]  # Freqtrade ships no type infor
 
     # -- balances and positions ----------------------------------------------------------------------------------
     def get_balances(self, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        # ccxt reads /papi/v1/balance and reports free = umWalletBalance (its parse_balance), which still holds the
-        # margin open positions use: Freqtrade would stake it twice. What a PM account can still use is the account's
-        # totalAvailableBalance (/papi/v1/account): "free" is capped at it; "total" stays (Freqtrade strips unrealized
-        # profit from it itself).
-        balances: dict[str, Any] = super().get_balances(params) if params is not None else super().get_balances()
+        # ccxt reports free = umWalletBalance, which holds only what UM trading realised: 0 on a fresh PM account,
+        # where the collateral sits in the margin wallet (balances.py). Freqtrade's free is what the account can still
+        # put up, /papi/v1/account's totalAvailableBalance; the same two reads as before (balance, then account).
         if not self._is_pm() or self._config["dry_run"]:
+            balances: dict[str, Any] = super().get_balances(params) if params is not None else super().get_balances()
             return balances
-        coin = self.get_proxy_coin()
-        entry = balances.get(coin)
-        available = self._available_balance() if isinstance(entry, dict) else None
-        if available is None or not isinstance(entry, dict):
-            return balances
-        free = max(0.0, min(float(entry.get("free") or 0.0), available))
-        total = entry.get("total")
-        balances[coin] = {
-            **entry,
-            "free": free,
-            "used": float(total) - free if total is not None else entry.get("used"),
-        }
-        return balances
+        wallet: dict[str, Any] = self._pm_balances()
+        return wallet
 
     def fetch_positions(self, pair: str | None = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         # papi's positionRisk has neither marginType nor isolatedMargin, so ccxt leaves collateral at 0; Freqtrade
@@ -256,12 +245,17 @@ class PMBinance(Binance):  # type: ignore[misc]  # Freqtrade ships no type infor
         return positions
 
     @retrier  # type: ignore[untyped-decorator]
-    def _available_balance(self) -> float | None:
+    def _pm_balances(self) -> dict[str, Any]:
         try:
+            rows = self._api.papiGetBalance()  # GET /papi/v1/balance (weight 20), what ccxt's fetch_balance reads
             account = self._api.papiGetAccount()  # GET /papi/v1/account (weight 20)
-            self._log_exchange_response("pm_account", account)
-            value = account.get("totalAvailableBalance") if isinstance(account, dict) else None
-            return float(value) if value not in (None, "") else None
+            self._log_exchange_response("pm_balance", {"balance": rows, "account": account})
+            return pm_balances(
+                rows if isinstance(rows, list) else [],
+                account if isinstance(account, dict) else {},
+                self.get_proxy_coin(),
+                self._api.safe_currency_code,
+            )
         except ccxt.DDoSProtection as e:
             raise DDosProtection(e) from e
         except (ccxt.OperationFailed, ccxt.ExchangeError) as e:
