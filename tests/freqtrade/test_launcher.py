@@ -72,7 +72,8 @@ def test_freqtrades_default_config_locations(tmp_path: Path) -> None:
     write(tmp_path / "user_data" / "config.json", PM)
     assert launcher.decide(["trade"]).use_pm is True  # user_data/config.json comes first (arguments.py:336-352)
     write(tmp_path / "elsewhere" / "config.json", {**PM, "pmbridge": {"account": "coinm"}})
-    assert launcher.decide(["trade", "--userdir", "elsewhere"]).use_pm is False
+    with pytest.raises(ConfigError, match="coinm cannot be used with Freqtrade"):  # elsewhere's file was read
+        launcher.decide(["trade", "--userdir", "elsewhere"])
 
 
 def test_included_files_and_the_default_account(tmp_path: Path) -> None:

@@ -91,6 +91,7 @@ def test_backtest_mode_holds_plain_data_opens_nothing_and_pickles(
         ({"api_key": "abc"}, "never put secrets in the pmbridge section"),
         ({"pairs": {"BTC/USDT:USDT": {"max_leverage": 500}}}, "pmbridge.pairs.BTC/USDT:USDT.max_leverage"),
         ({"min_leverage": 10, "max_leverage": 5}, "min_leverage (10) is above max_leverage (5)"),
+        ({"account": "coinm"}, "coinm cannot be used with Freqtrade: Freqtrade trades USDⓈ-M (linear) futures only"),
     ],
 )
 def test_bad_sections_fail_at_load_naming_the_key(tmp_path: Path, section: dict[str, Any], words: str) -> None:

@@ -135,6 +135,14 @@ def parse_settings(section: Mapping[str, Any] | None) -> FreqtradeSettings:
         own[key] = value
     if own.get("account", "pm") not in ACCOUNT_TYPES:
         raise ConfigError(f"pmbridge.account: must be one of {', '.join(ACCOUNT_TYPES)}, got {excerpt(own['account'])}")
+    if own.get("account") == "coinm":
+        # freqtrade/exchange/exchange.py market_is_future: a futures pair must be linear; inverse markets never load.
+        raise ConfigError(
+            "pmbridge.account: coinm cannot be used with Freqtrade: Freqtrade trades USDⓈ-M (linear) futures only, "
+            "never COIN-M (inverse) ones, so no pair of this bot would ever be followed. Set pmbridge.account to usdm "
+            "(a USDⓈ-M futures account) or pm (Portfolio Margin); to watch a COIN-M account, run "
+            "`pmbridge watch --account coinm`"
+        )
     if own.get("policy", "follow") not in POLICIES:
         raise ConfigError(f"pmbridge.policy: unknown policy {excerpt(own['policy'])}; use one of {', '.join(POLICIES)}")
     if own.get("callbacks", "queued") not in ("queued", "immediate"):
