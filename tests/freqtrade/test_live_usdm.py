@@ -76,8 +76,8 @@ def test_cross_follow_an_app_change_reaches_the_open_trade_and_the_next_entry(
             "follow: the next new trade uses 10x. Binance applied 10x to the open position at once: long 0.016 at "
             f"60,000.1, 10x, margin in use 96 USDT, liquidation price {number(held['liquidation_price'])}. Freqtrade "
             f"still records trade #1 (5x, liquidation price {number(trade.liquidation_price)}) and sets 5x again "
-            "before its next stoploss or DCA order on this pair, which returns the position to that leverage (trade "
-            "#1 itself is never rewritten)"
+            "before its next stoploss or DCA order on this pair, which returns the position to that leverage. pmbridge "
+            "never rewrites Freqtrade's trade records"
         ]
         figures = open_trades()[0].get_custom_data("pmbridge_exchange")
         assert (figures["leverage"], figures["liquidation_price"]) == (10, held["liquidation_price"])
@@ -144,8 +144,8 @@ def test_isolated_alert_the_stop_survives_an_app_raise_then_a_stop_fires_and_dri
             f"{number(trade.liquidation_price)}). Binance does not let an open isolated position's leverage be "
             "lowered, so the position keeps 10x until it is closed: pmbridge does not pass on Freqtrade's 5x before "
             "its stoploss and DCA orders (Binance would refuse it, and Freqtrade would then drop the order, leaving "
-            "the trade without its stop). To trade at 5x again, close the trade (/forceexit 1) (trade #1 itself is "
-            "never rewritten)"
+            "the trade without its stop). To trade at 5x again, close the trade (/forceexit 1). pmbridge never "
+            "rewrites Freqtrade's trade records"
         ]
         figures = open_trades()[0].get_custom_data("pmbridge_exchange")
         assert (figures["leverage"], figures["isolated_margin"]) == (10, raised["isolated_wallet"])

@@ -70,7 +70,6 @@ def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool, m
     """What the change did to the open trades' positions, and what happens next."""
     if not trades:
         return ""
-    ids = ", ".join(f"#{t.id}" for t in trades)
     if not live:
         return (
             f"Open trade {_records(trades)} is a dry-run trade: no position on the exchange, and Freqtrade keeps "
@@ -102,7 +101,7 @@ def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool, m
             f"{recorded} and sets {entry}x again before its next stoploss or DCA order on this pair, which returns "
             "the position to that leverage"
         )
-    return f"{now}. {then} (trade {ids} itself is never rewritten)"
+    return f"{now}. {then}. pmbridge never rewrites Freqtrade's trade records"
 
 
 def own_write(change: LeverageChange) -> str:
