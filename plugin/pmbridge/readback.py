@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Final
 from attrs import evolve
 
 from .errors import ExchangeError
-from .models import LeverageChange, PositionChange
+from .models import LeverageChange, Position, PositionChange
 from .readings import positions_snapshot
 
 if TYPE_CHECKING:
@@ -100,17 +100,20 @@ class ReadBack:
         return self._positions.apply_snapshot(reading, requested_at=mark, source="readback")
 
     def _release(self, batch: list[Held], found: tuple[PositionChange, ...]) -> None:
-        announced = set()
+        announced: dict[tuple[str, str], Position] = {}
         for change in batch:
             if isinstance(change, LeverageChange):
                 positions = self._positions.open_positions(change.exchange_symbol)
                 self._pm.notify("pmbridge_leverage_changed", evolve(change, positions=positions))
             else:
                 self._pm.notify("pmbridge_position_changed", self._refreshed(change))
-                announced.add((change.exchange_symbol, change.position.side))
+                announced[(change.exchange_symbol, change.position.side)] = change.position
         for change in found:
-            # What the read found beyond the held changes (a fill whose event was lost): reported as such.
-            if (change.exchange_symbol, change.position.side) not in announced:
+            # What the read found beyond the held changes (a fill whose event was lost): reported as such. Where it
+            # found a held change's position with other figures only, the held change already carried them.
+            said = announced.get((change.exchange_symbol, change.position.side))
+            now = change.position
+            if said is None or (said.amount, said.entry_price) != (now.amount, now.entry_price):
                 self._pm.notify("pmbridge_position_changed", change)
 
     def _refreshed(self, change: PositionChange) -> PositionChange:

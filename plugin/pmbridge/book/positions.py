@@ -3,8 +3,9 @@
 Fed live by ``ACCOUNT_UPDATE`` rows and corrected by REST readings (``apply_snapshot``: a full snapshot on every gap
 and on the cadence, or a read-back of a few symbols after a change). The rules are the leverage book's: per key the
 last writer by (E, T) wins; a reading has no event time, so it is ordered by receipt (``mark()`` before the request)
-and an entry written by an event received after the mark is kept. A reading lists open positions only: a key it does
-not list (in the units or symbols it covers) is flat.
+and an entry written by an event received after the mark is kept; a reading requested before one already applied is
+skipped wherever that one covered (as the leverage book skips a superseded snapshot). A reading lists open positions
+only: a key it does not list (in the units or symbols it covers) is flat.
 
 A change is announced when the amount, entry price, margin type or isolated margin moves: the liquidation price,
 mark price and unrealized profit follow the market and are refreshed silently by readings.
@@ -64,7 +65,11 @@ class PositionBook:
         """Sides open per symbol: the hot path asks "does this symbol hold a position?" on every leverage event."""
         self._leverage = leverage
         self._liquidating: dict[tuple[str, PositionSide], int] = {}
-        self.events = self.stale = self.duplicates = self.snapshots = self.kept_newer = 0
+        self._read_at: dict[tuple[Unit, str | None], int] = {}
+        """Request mark of the newest reading applied, per unit (symbol None: a full snapshot) and per symbol read
+        back: an older reading landing later must not touch what a newer one covered, even where the newer one
+        wrote nothing (a position it found flat, as the book had it, leaves no entry to be ordered against)."""
+        self.events = self.stale = self.duplicates = self.snapshots = self.kept_newer = self.superseded = 0
 
     @property
     def symbols(self) -> SymbolMap | None:
@@ -133,6 +138,9 @@ class PositionBook:
         changes: list[PositionChange] = []
         keys = [k for k in self._entries if snapshot.covers(k) and k not in read]
         for key in [*read, *keys]:
+            if max(self._read_at.get((key[0], None), -1), self._read_at.get(key[:2], -1)) > requested_at:
+                self.superseded += 1
+                continue
             entry = self._entries.get(key)
             if entry is not None and entry.seq > requested_at:
                 self.kept_newer += 1
@@ -150,6 +158,9 @@ class PositionBook:
             change = self._change(old, self._entries[key].position, source, None, None, None)
             if change is not None:
                 changes.append(change)
+        for unit in snapshot.units:
+            for symbol in (None,) if snapshot.symbols is None else snapshot.symbols:
+                self._read_at[(unit, symbol)] = max(self._read_at.get((unit, symbol), -1), requested_at)
         return tuple(changes)
 
     def _write(self, key: Key, entry: _Entry) -> None:
@@ -234,7 +245,7 @@ class PositionBook:
 
     def stats(self) -> Mapping[str, int]:
         return {"open": len(self), "events": self.events, "stale": self.stale, "duplicates": self.duplicates,
-                "readings": self.snapshots, "kept_newer": self.kept_newer}  # fmt: skip
+                "readings": self.snapshots, "kept_newer": self.kept_newer, "superseded": self.superseded}  # fmt: skip
 
 
 def _material(p: Position) -> tuple[object, ...]:
