@@ -6,13 +6,23 @@ import asyncio
 import random
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Final
 
 from ...bridge import Bridge
 from ...errors import ExchangeError, PMBridgeError
+from ..errors import BinanceError
 from ..server import Simulator
-from .check import TrueValue, book_differences, truth_from_history
-from .plugins import UNITS, FrameLog, config_frame, malformed_frame
+from .check import (
+    FLAT,
+    PositionValue,
+    Setting,
+    TrueValue,
+    differences,
+    positions_from_history,
+    truth_from_history,
+)
+from .plugins import UNITS, FrameLog, config_frame, malformed_frame, position_frame
 from .schedule import Schedule
 from .steps import (
     CHAOS_SYMBOLS,
@@ -20,6 +30,7 @@ from .steps import (
     Cut24h,
     DropSockets,
     DuplicateFrame,
+    DuplicatePosition,
     ExpireKey,
     Latency,
     MalformedFrame,
@@ -29,13 +40,17 @@ from .steps import (
     SetLeverage,
     SetMultiAssets,
     StaleFrame,
+    StalePosition,
     Step,
+    Trade,
 )
 
 QUIET_S: Final = 0.05
 """The book must still equal the exchange this long after it first did."""
 HELD_WAIT_S: Final = 0.5
 """How long a duplicate/stale step waits for the bridge to hold the newest pushed frame of its target."""
+INVENTED_ENTRY: Final = Decimal("12345.6")
+"""The entry price of an invented position update: no fill at the pinned prices of ``TRADED`` averages to it."""
 _MAX_LEVERAGE: Final[dict[str, int]] = {symbol: maximum for _, symbol, maximum in CHAOS_SYMBOLS}
 
 
@@ -74,6 +89,8 @@ class Actions:
         elif isinstance(step, SetMultiAssets):
             await sim.set_multi_assets(step.enabled)
             effects["multi_assets_changed"] += 1
+        elif isinstance(step, Trade):
+            await self.trade(step)
         elif isinstance(step, Pause):
             await asyncio.sleep(step.ms / 1000)
         elif isinstance(step, DropSockets):
@@ -92,8 +109,30 @@ class Actions:
             await self.push([malformed_frame(step.variant, self.mark("malformed"))])
         elif isinstance(step, DuplicateFrame | StaleFrame):
             await self.replay(step)
+        elif isinstance(step, DuplicatePosition | StalePosition):
+            await self.replay_position(step)
         elif isinstance(step, ReconcileNow):
             self.reconciles.append(asyncio.create_task(self.reconcile(), name="chaos-reconcile"))
+
+    async def trade(self, step: Trade) -> None:
+        await self.sim.set_price(step.symbol, step.price)
+        try:
+            if step.intent == "close":
+                await self.sim.close_position(step.symbol)
+            else:
+                reduce_only = True if step.intent == "reduce" else None
+                await self.sim.place_order(
+                    symbol=step.symbol,
+                    side=step.side,
+                    type="MARKET",
+                    quantity=str(step.quantity),
+                    reduce_only=reduce_only,
+                )
+        except (BinanceError, ValueError) as exc:  # the schedule's model of the position is wrong, or the venue is
+            self.violations.append(f"the simulator refused a planned trade ({step}): {exc}")
+            return
+        self.effects["trades_filled"] += 1
+        self.effects[f"trades_{step.intent}"] += 1
 
     async def push(self, frames: list[Any]) -> None:
         if not await self.sim.push_frames(frames):
@@ -107,7 +146,7 @@ class Actions:
         else:
             self.effects["manual_reconciles"] += 1
 
-    def _held(self, symbol: str | None) -> tuple[int | None, list[TrueValue]]:
+    def _held(self, symbol: str | None) -> tuple[int | None, list[TrueValue[Setting]]]:
         """The event time the bridge holds as newest for the target, and the target's true history."""
         history = truth_from_history(self.sim.history())
         if symbol is None:
@@ -154,13 +193,55 @@ class Actions:
             )
         await self.push([frame])
 
-    def _invented(self, symbol: str | None, truth: list[TrueValue]) -> int | bool:
+    def _invented(self, symbol: str | None, truth: list[TrueValue[Setting]]) -> int | bool:
         """A value the target never had (for the two-valued flag: the opposite of the exchange's current one)."""
         if symbol is None:
             return not truth[-1].value
         seen = {record.value for record in truth}
         unused = [v for v in range(1, _MAX_LEVERAGE[symbol] + 1) if v not in seen]
         return self.rng.choice(unused) if unused else (int(truth[-1].value) % _MAX_LEVERAGE[symbol]) + 1
+
+    async def replay_position(self, step: DuplicatePosition | StalePosition) -> None:
+        """Push copies of (or updates older than) the newest ACCOUNT_UPDATE the bridge received for the position."""
+        key = f"{step.symbol}:BOTH"
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + HELD_WAIT_S
+        truth = self._position_truth(key)
+        while (held := self.frames.positions.get(key)) is None or held[0] != truth[-1].event_ms:
+            if loop.time() > deadline:
+                break
+            await asyncio.sleep(0.005)
+            truth = self._position_truth(key)
+        if held is None:
+            self.effects["frame_replays_skipped"] += 1  # every update of it was lost in a gap
+            return
+        event_ms, transaction_ms = held
+        before = [r for r in truth if r.event_ms is None or r.event_ms <= event_ms]
+        if isinstance(step, DuplicatePosition):
+            frames: list[Any] = []
+            for _ in range(step.copies):
+                frame = position_frame(
+                    step.symbol, event_ms, transaction_ms, before[-1].value, self.mark("position_duplicate")
+                )
+                frames.append({"stream": "chaos-envelope", "data": frame} if step.envelope else frame)
+            await self.push(frames)
+            return
+        older = [r for r in before if r.event_ms is not None and r.event_ms < event_ms]
+        if older and not step.invented:
+            record = older[-1]  # the update just before the held one, arriving after it
+            assert record.event_ms is not None
+            frame = position_frame(
+                step.symbol, record.event_ms, record.transaction_ms, record.value, self.mark("position_stale")
+            )
+        else:
+            stale_ms = event_ms - 1 - self.rng.randint(0, 50)
+            amount = Decimal(self.rng.randint(1, 999)).scaleb(-3) * self.rng.choice((1, -1))
+            invented = PositionValue(amount, INVENTED_ENTRY)
+            frame = position_frame(step.symbol, stale_ms, stale_ms - 2, invented, self.mark("position_stale"))
+        await self.push([frame])
+
+    def _position_truth(self, key: str) -> list[TrueValue[PositionValue]]:
+        return positions_from_history(self.sim.history()).get(key, [TrueValue(None, None, FLAT)])
 
     async def settle(self, timeout: float) -> bool:
         """Lift the REST trouble and wait until the book equals the exchange (and stays so for ``QUIET_S``)."""
@@ -171,9 +252,12 @@ class Actions:
         if self.reconciles:
             await asyncio.wait(self.reconciles, timeout=timeout)
         while loop.time() < deadline:
-            if self.bridge.available and not book_differences(self.bridge.book, self.sim.state()):
+            if self.bridge.available and not self.differences():
                 await asyncio.sleep(QUIET_S)
-                if self.bridge.available and not book_differences(self.bridge.book, self.sim.state()):
+                if self.bridge.available and not self.differences():
                     return True
             await asyncio.sleep(0.01)
         return False
+
+    def differences(self) -> list[str]:
+        return differences(self.bridge.book, self.bridge.positions, self.sim.state())

@@ -10,8 +10,9 @@ from typing import Any, Final
 
 import orjson
 
-from ...models import AccountModeChange, LeverageChange, ReconcileReport, Shutdown, StreamStateChange
+from ...models import AccountModeChange, LeverageChange, PositionChange, ReconcileReport, Shutdown, StreamStateChange
 from ..market.catalogue import Unit
+from .check import PositionValue
 from .steps import CHAOS_SYMBOLS, MalformedVariant
 
 SLOW_S: Final = 0.003
@@ -32,6 +33,7 @@ class ChaosRecorder:
         self.__name__ = "chaos-recorder"
         self._lock = threading.Lock()
         self._changes: list[LeverageChange | AccountModeChange] = []
+        self._positions: list[PositionChange] = []
         self._states: list[StreamStateChange] = []
         self._reports: list[ReconcileReport] = []
         self._shutdowns: list[Shutdown] = []
@@ -40,6 +42,11 @@ class ChaosRecorder:
     def changes(self) -> list[LeverageChange | AccountModeChange]:
         with self._lock:
             return list(self._changes)
+
+    @property
+    def position_changes(self) -> list[PositionChange]:
+        with self._lock:
+            return list(self._positions)
 
     @property
     def states(self) -> list[StreamStateChange]:
@@ -63,6 +70,10 @@ class ChaosRecorder:
     def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
         with self._lock:
             self._changes.append(change)
+
+    def pmbridge_position_changed(self, change: PositionChange) -> None:
+        with self._lock:
+            self._positions.append(change)
 
     def pmbridge_stream_state_changed(self, change: StreamStateChange) -> None:
         with self._lock:
@@ -89,6 +100,9 @@ class RaisingPlugin:
     def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
         raise RuntimeError(f"chaos: a plugin that raises on every change ({change.setting})")
 
+    def pmbridge_position_changed(self, change: PositionChange) -> None:
+        raise RuntimeError(f"chaos: a plugin that raises on every change ({change.exchange_symbol} {change.kind})")
+
 
 class SlowPlugin:
     """Sleeps a few ms in every hook call; with ``block_every``, every Nth call blocks ~0.3 s (twice at most)."""
@@ -113,6 +127,9 @@ class SlowPlugin:
     def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
         self._work()
 
+    def pmbridge_position_changed(self, change: PositionChange) -> None:
+        self._work()
+
     def pmbridge_stream_state_changed(self, change: StreamStateChange) -> None:
         self._work()
 
@@ -121,11 +138,13 @@ class SlowPlugin:
 
 
 class FrameLog:
-    """The bridge's frame observer: which injected (marked) frames it really received."""
+    """The bridge's frame observer: which injected (marked) frames it really received, and per position
+    (``SYMBOL:SIDE``) the ``(E, T)`` of the newest ACCOUNT_UPDATE the exchange pushed that reached it."""
 
     def __init__(self) -> None:
         self.frames = 0
         self.marks: list[int] = []
+        self.positions: dict[str, tuple[int, int | None]] = {}
 
     def __call__(self, raw: str | bytes, received_at: float) -> None:
         self.frames += 1
@@ -134,6 +153,17 @@ class FrameLog:
             match = _MARK.search(text)
             if match:
                 self.marks.append(int(match[1]))
+        elif '"ACCOUNT_UPDATE"' in text:
+            frame = orjson.loads(text)
+            stamp = (frame["E"], frame.get("T"))
+            for row in frame.get("a", {}).get("P", ()):
+                key = f"{row['s']}:{row.get('ps', 'BOTH')}"
+                if key not in self.positions or _later(stamp, self.positions[key]):
+                    self.positions[key] = stamp
+
+
+def _later(stamp: tuple[int, int | None], than: tuple[int, int | None]) -> bool:
+    return (stamp[0], stamp[1] or 0) > (than[0], than[1] or 0)
 
 
 # -- frames -------------------------------------------------------------------------------------------------------
@@ -145,6 +175,16 @@ def config_frame(
     frame.update({"E": event_ms, "T": transaction_ms, "chaos": mark})
     frame.update({"ai": {"j": value}} if symbol is None else {"ac": {"s": symbol, "l": value}})
     return frame
+
+
+def position_frame(
+    symbol: str, event_ms: int, transaction_ms: int | None, value: PositionValue, mark: int
+) -> dict[str, Any]:
+    """A PM ACCOUNT_UPDATE (reason ORDER) carrying one position row, marked so the frame log finds it."""
+    amount, entry = str(value.amount), str(value.entry_price)
+    row = {"s": symbol, "pa": amount, "ep": entry, "cr": "0", "up": "0", "ps": "BOTH", "bep": entry}
+    return {"e": "ACCOUNT_UPDATE", "fs": "UM", "E": event_ms, "T": transaction_ms, "i": "", "chaos": mark,
+            "a": {"m": "ORDER", "B": [], "P": [row]}}  # fmt: skip
 
 
 def malformed_frame(variant: MalformedVariant, mark: int) -> str:

@@ -1,10 +1,10 @@
 """Run one chaos schedule against a fresh in-process simulator and bridge, let it settle, and check the invariants.
 
 After the last step the injected REST trouble is lifted and the bridge is left alone (no forced reconcile: convergence
-must come from its own reconnects and resyncs) until the book equals ``/_sim/state``. Then: the announcements against
-the simulator's true history (``check``), the book's stale/duplicate counters against the injected frames the
-bridge received, the plugin errors (only the deliberately raising plugin's, one per change), a clean stop, and no
-thread or task left behind.
+must come from its own reconnects, resyncs and read-backs) until its books (leverage, flags and positions) equal
+``/_sim/state``. Then (``audit``): the announcements against the simulator's true history, the books' stale/duplicate
+counters against the injected frames the bridge received, the plugin errors (only the deliberately raising plugin's,
+one per change), the stream's health; then a clean stop, and no thread or task left behind.
 """
 
 from __future__ import annotations
@@ -21,18 +21,18 @@ from ...bridge import Bridge
 from ...config import BridgeConfig
 from ...errors import PMBridgeError
 from ...manager import create_plugin_manager
-from ...models import LeverageChange, StreamState
+from ...models import StreamState
 from ..server import Simulator
 from .actions import Actions
-from .check import TrueValue, announcements_by_setting, book_differences, check_history, truth_from_history
+from .audit import check_counters, check_health, check_hooks, check_isolation, check_plugins, effects_of
 from .plugins import ChaosRecorder, FrameLog, RaisingPlugin, SlowPlugin
 from .schedule import Schedule
 from .steps import FAST_CLOCK_SPEED, ROTATE_AFTER_FAST_S, SIM_SYMBOLS
 
 SETTLE_TIMEOUT_S: Final = 8.0
 STOP_TIMEOUT_S: Final = 10.0
-HEALTH_GRACE_S: Final = 2.0
-"""How long the stream may take to come back if it is cycling when the checks run (see ``_check_health``)."""
+READBACK_WAIT_S: Final = 5.0
+"""How long position read-backs still in flight may take before the hooks are checked."""
 EXERCISED_BY: Final[dict[str, str]] = {
     "drop": "sockets_dropped",
     "key_expired": "keys_expired",
@@ -50,6 +50,9 @@ EXERCISED_BY: Final[dict[str, str]] = {
     "leverage_um": "leverage_um_changed",
     "leverage_cm": "leverage_cm_changed",
     "multi_assets": "multi_assets_changed",
+    "trade": "trades_filled",
+    "position_duplicate": "position_duplicate_received",
+    "position_out_of_order": "position_stale_received",
     "raising_plugin": "plugin_raised",
     "slow_plugin": "slow_plugin_calls",
     "blocking_plugin": "slow_plugin_blocks",
@@ -167,7 +170,7 @@ class ChaosRunner:
             violations.append(f"the bridge did not start: {exc}")
             return False
         run = Actions(schedule, sim, bridge, frames, random.Random(schedule.seed))
-        stats_before = bridge.book.stats()
+        stats_before, positions_before = bridge.book.stats(), dict(bridge.positions.stats())
         converged = False
         try:
             for step in schedule.steps:
@@ -176,102 +179,29 @@ class ChaosRunner:
         except Exception as exc:  # a bug in the run itself (or the simulator): report it with the schedule
             violations.append(f"the chaos run failed at a step: {exc!r}")
         try:
+            # Changes on a symbol with a position are announced once read back: let the reads in flight finish.
+            if bridge.coordinator is not None:
+                try:
+                    await asyncio.wait_for(bridge.coordinator.readback.settled(), READBACK_WAIT_S)
+                except TimeoutError:
+                    violations.append(f"position read-backs were still in flight {READBACK_WAIT_S} s after settling")
             # On a worker thread: the flush waits for the hook thread, and the loop must keep serving meanwhile.
             if not await asyncio.to_thread(bridge.pm.flush, 5.0):
                 violations.append("hook notifications were still queued 5 s after the schedule settled")
             violations += run.violations
-            violations += book_differences(bridge.book, sim.state()) if not converged else []
-            violations += _check_hooks(run, recorder, sim)
-            violations += _check_counters(run, stats_before)
-            violations += _check_plugins(bridge, recorder, raising)
-            violations += await _check_health(bridge)
-            violations += _check_isolation(bridge, run)
+            violations += run.differences() if not converged else []
+            violations += check_hooks(run, recorder)
+            violations += check_counters(run, stats_before, positions_before)
+            violations += check_plugins(bridge, recorder, raising)
+            violations += await check_health(bridge)
+            violations += check_isolation(bridge, run)
         finally:
             for task in run.reconciles:
                 task.cancel()
             violations += await _stop(bridge, recorder, tasks_before)
         effects.update(run.effects)
-        effects.update(_effects(bridge, run, recorder, slow))
+        effects.update(effects_of(bridge, run, recorder, slow))
         return converged
-
-
-def _check_hooks(run: Actions, recorder: ChaosRecorder, sim: Simulator) -> list[str]:
-    truth = truth_from_history(sim.history())
-    truth["dual_side_position"] = [TrueValue(None, None, sim.state()["dual_side_position"])]
-    return check_history(announcements_by_setting(recorder.changes), truth)
-
-
-def _check_counters(run: Actions, before: Any) -> list[str]:
-    """Every injected stale or duplicate frame the bridge received was counted as such; malformed ones as errors."""
-    received = Counter(run.injected[m] for m in run.frames.marks if m in run.injected)
-    run.effects.update({f"{kind}_received": n for kind, n in received.items()})
-    stats = run.bridge.book.stats()
-    coordinator = run.bridge.coordinator
-    assert coordinator is not None
-    problems = []
-    if stats.stale - before.stale < received["stale"]:
-        problems.append(
-            f"{received['stale']} out-of-order frames reached the bridge, the book counted {stats.stale - before.stale}"
-        )
-    if stats.duplicates - before.duplicates < received["duplicate"]:
-        problems.append(
-            f"{received['duplicate']} duplicate frames reached the bridge, "
-            f"the book counted {stats.duplicates - before.duplicates}"
-        )
-    refused = coordinator.decode_errors + sum(coordinator.unknown_event_types.values())
-    if refused != received["malformed"]:
-        problems.append(f"{received['malformed']} malformed frames reached the bridge, it refused {refused}")
-    return problems
-
-
-def _check_plugins(bridge: Bridge, recorder: ChaosRecorder, raising: RaisingPlugin | None) -> list[str]:
-    errors = dict(bridge.pm.errors)
-    problems = [
-        f"plugin {plugin!r} raised {n}x in {hook}" for (plugin, hook), n in errors.items() if plugin != "chaos-raising"
-    ]
-    if raising is not None:
-        changes = recorder.changes
-        leverage = sum(isinstance(c, LeverageChange) for c in changes)
-        modes = len(changes) - leverage
-        for hook, expected in (("pmbridge_leverage_changed", leverage), ("pmbridge_account_mode_changed", modes)):
-            raised = errors.get(("chaos-raising", hook), 0)
-            if raised != expected:
-                problems.append(f"the raising plugin raised {raised}x in {hook}, but {expected} changes were announced")
-    return problems
-
-
-def _check_isolation(bridge: Bridge, run: Actions) -> list[str]:
-    """Detaching a plugin (the slow one, or any on a loaded machine) is the dispatcher doing its job; a notification
-    dropped for the recorder or the raising plugin would make the hook checks meaningless."""
-    lanes: dict[str, Any] = bridge.pm.isolation().get("detached", {})
-    run.effects["plugins_detached"] += len(lanes)
-    run.effects.update(f"detached_{name.removeprefix('chaos-')}" for name in lanes)
-    return [
-        f"the dispatcher dropped {lane['dropped']} notifications for {name!r} ({lane['reason']})"
-        for name, lane in lanes.items()
-        if lane["dropped"] and name != "chaos-slow"
-    ]
-
-
-async def _check_health(bridge: Bridge) -> list[str]:
-    # A key that died silently is only found by the next keepalive, possibly after the book already converged
-    # through a reconcile: the stream may be cycling right now, and must be back within the grace.
-    for _ in range(int(HEALTH_GRACE_S / 0.01)):
-        if bridge.available:
-            break
-        await asyncio.sleep(0.01)
-    problems = []
-    if bridge.stop_reason is not None:
-        problems.append(f"the bridge stopped by itself: {bridge.stop_reason}")
-    coordinator = bridge.coordinator
-    if coordinator is None or coordinator.state is not StreamState.CONNECTED:
-        problems.append(f"the stream is not connected at the end ({coordinator and coordinator.state})")
-    if coordinator is not None:
-        if coordinator.frame_failures:
-            problems.append(f"{coordinator.frame_failures} decoded frames failed to apply (an internal error)")
-        if coordinator.future_events:
-            problems.append(f"{coordinator.future_events} real events were dropped as dated in the future")
-    return problems
 
 
 async def _stop(bridge: Bridge, recorder: ChaosRecorder, tasks_before: set[asyncio.Task[Any]]) -> list[str]:
@@ -309,38 +239,6 @@ async def _leftovers(tasks_before: set[asyncio.Task[Any]], threads_before: set[i
     if names:
         problems.append(f"threads left running after the run: {names}")
     return problems
-
-
-def _effects(bridge: Bridge, run: Actions, recorder: ChaosRecorder, slow: SlowPlugin | None) -> Counter[str]:
-    effects: Counter[str] = Counter()
-    faults = run.sim.engine.faults
-    for status, n in faults.failures_answered.items():
-        effects["rest_answered_5xx" if status >= 500 else f"rest_answered_{status}"] += n
-    effects["rest_answered_1021"] = effects.pop("rest_answered_400", 0)  # the only 400 a schedule injects
-    effects["rest_delayed"] = faults.delays_applied
-    coordinator = bridge.coordinator
-    if coordinator is not None:
-        stream = coordinator.stream
-        effects.update(
-            connections=stream.connections,
-            rotations=stream.rotations,
-            key_renewals=stream.key_renewals,
-            keepalives=stream.keepalives,
-            resyncs=coordinator.resyncs,
-            future_events=coordinator.future_events,
-        )
-    stats = bridge.book.stats()
-    effects.update(
-        book_stale=stats.stale,
-        book_duplicates=stats.duplicates,
-        kept_newer=stats.kept_newer,
-        superseded_snapshots=stats.superseded,  # an older snapshot that finished after a newer one: skipped
-    )
-    effects["plugin_raised"] = sum(n for (plugin, _), n in bridge.pm.errors.items() if plugin == "chaos-raising")
-    effects["changes_announced"] = len(recorder.changes)
-    if slow is not None:
-        effects.update(slow_plugin_calls=slow.calls, slow_plugin_blocks=slow.blocks)
-    return +effects
 
 
 async def run_schedule(schedule: Schedule, settle_timeout: float = SETTLE_TIMEOUT_S) -> ScheduleResult:

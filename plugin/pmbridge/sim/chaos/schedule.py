@@ -1,10 +1,12 @@
 """Seeded fault schedules: what a chaos run does to the simulator, step by step. The same seed gives the same schedule.
 
-A schedule is built from blocks. A gap block puts changes (UM leverage, CM leverage, multi-assets) before the gap,
-inside it (lost to the stream: only a resync can find them) and after it (the new connection must carry them); other
-blocks inject frames (malformed, duplicate, stale) or REST trouble (429, 418, 5xx, -1021, latency). Every schedule is
-built around one focus kind (``FAULT_KINDS[seed % len(FAULT_KINDS)]``) and one gap kind (``GAP_KINDS[seed % 5]``,
-with the change kinds rotated over before/inside/after), so any run of consecutive seeds covers every kind.
+A schedule is built from blocks. A gap block puts changes (UM leverage, CM leverage, multi-assets, a trade in the app
+that opens, grows, reduces, flips or closes a position) before the gap, inside it (lost to the stream, fills and
+ACCOUNT_UPDATEs included: only a resync can find them) and after it (the new connection must carry them); other blocks
+inject frames (malformed; duplicate and stale configuration or position updates) or REST trouble (429, 418, 5xx,
+-1021, latency). Every schedule is built around one focus kind (``FAULT_KINDS[seed % len(FAULT_KINDS)]``) and one gap
+kind (``GAP_KINDS[seed % 5]``, with the change kinds rotated over before/inside/after), so any run of consecutive seeds
+covers every kind.
 
 24 h cuts and silent key expiry run on the compressed clock (``FAST_CLOCK_SPEED``, bridge ``time_scale`` to match):
 the bridge's keepalives and make-before-break rotations then happen during the run too, and event times stay as close
@@ -22,6 +24,7 @@ from ..market.catalogue import Unit
 from .steps import (
     CHANGE_KINDS,
     CHAOS_SYMBOLS,
+    CONFIG_KINDS,
     FAULT_KINDS,
     FRAME_KINDS,
     GAP_KINDS,
@@ -33,6 +36,7 @@ from .steps import (
     Cut24h,
     DropSockets,
     DuplicateFrame,
+    DuplicatePosition,
     ExpireKey,
     FrameKind,
     GapKind,
@@ -45,10 +49,12 @@ from .steps import (
     SetLeverage,
     SetMultiAssets,
     StaleFrame,
+    StalePosition,
     Step,
     TroubleKind,
     step_kinds,
 )
+from .trades import TradePlanner
 
 
 # -- the schedule ---------------------------------------------------------------------------------------------------
@@ -108,6 +114,7 @@ class _Builder:
         self.leverage = {symbol: INITIAL_LEVERAGE for _, symbol, _ in CHAOS_SYMBOLS}
         self.used: dict[str, list[int]] = {symbol: [INITIAL_LEVERAGE] for _, symbol, _ in CHAOS_SYMBOLS}
         self.multi_assets = False
+        self.trades = TradePlanner(self.rng)
         self.fast_clock = False
         self.show_rotation = False
 
@@ -117,6 +124,10 @@ class _Builder:
     def change(self, kind: ChangeKind, where: str = "") -> str | None:
         """Append one change of ``kind``; return its symbol (None for multi-assets)."""
         rng = self.rng
+        if kind == "trade":
+            trade = self.trades.next(where)
+            self.steps.append(trade)
+            return trade.symbol
         if kind == "multi_assets":
             # Mostly a flip; sometimes the same value again (Binance still pushes an event).
             self.multi_assets = self.multi_assets if rng.random() < 0.1 else not self.multi_assets
@@ -142,7 +153,14 @@ class _Builder:
 
     def trouble(self, kind: TroubleKind, *, listen_key: bool) -> None:
         rng = self.rng
-        paths = (None, None, "/papi/v1/um/symbolConfig", "/papi/v1/cm/account", "/papi/v1/um/accountConfig")
+        paths = (
+            None,
+            None,
+            "/papi/v1/um/symbolConfig",
+            "/papi/v1/cm/account",
+            "/papi/v1/um/accountConfig",
+            "/papi/v1/um/positionRisk",  # a resync's positions, and every read-back
+        )
         path = rng.choice((*paths, "/papi/v1/listenKey") if listen_key else paths)
         count = rng.randint(1, 3)
         if kind == "http_429":
@@ -198,12 +216,20 @@ class _Builder:
             self.pause(5, 20)
             return
         # Change the target first so the bridge holds a pushed frame for it, give it time to arrive, then replay.
-        target = self.change(rng.choice(CHANGE_KINDS), f"before {kind.replace('_', '-')} frames")
+        where = f"before {kind.replace('_', '-')} frames"
+        target = self.change("trade" if kind.startswith("position") else rng.choice(CONFIG_KINDS), where)
         self.pause(20, 40)
+        copies, envelope, invented = rng.randint(1, 3), rng.random() < 0.3, rng.random() < 0.5
         if kind == "duplicate":
-            self.steps.append(DuplicateFrame(target, rng.randint(1, 3), rng.random() < 0.3))
+            self.steps.append(DuplicateFrame(target, copies, envelope))
+        elif kind == "out_of_order":
+            self.steps.append(StaleFrame(target, invented))
+        elif kind == "position_duplicate":
+            assert target is not None
+            self.steps.append(DuplicatePosition(target, copies, envelope))
         else:
-            self.steps.append(StaleFrame(target, rng.random() < 0.5))
+            assert target is not None
+            self.steps.append(StalePosition(target, invented))
         self.pause(5, 20)
 
     def trouble_block(self, kind: TroubleKind) -> None:

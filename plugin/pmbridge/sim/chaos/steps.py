@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final, Literal
+from decimal import Decimal
+from typing import Final, Literal, get_args
 
 from ..market.catalogue import Unit
 
@@ -24,14 +25,18 @@ INITIAL_LEVERAGE: Final = 20
 
 GapKind = Literal["drop", "key_expired", "key_expired_silently", "cut_24h", "suspended_24h"]
 GAP_KINDS: Final[tuple[GapKind, ...]] = ("drop", "key_expired", "key_expired_silently", "cut_24h", "suspended_24h")
-ChangeKind = Literal["leverage_um", "leverage_cm", "multi_assets"]
-CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = ("leverage_um", "leverage_cm", "multi_assets")
+ConfigKind = Literal["leverage_um", "leverage_cm", "multi_assets"]
+CONFIG_KINDS: Final[tuple[ConfigKind, ...]] = ("leverage_um", "leverage_cm", "multi_assets")
+ChangeKind = Literal["leverage_um", "leverage_cm", "multi_assets", "trade"]
+CHANGE_KINDS: Final[tuple[ChangeKind, ...]] = (*CONFIG_KINDS, "trade")
+"""What a schedule changes on the account: configuration, and trades in the app (opening, growing, reducing,
+flipping and closing positions)."""
 Placement = Literal["before", "inside", "after"]
 PLACEMENTS: Final[tuple[Placement, ...]] = ("before", "inside", "after")
 TroubleKind = Literal["http_429", "http_418", "http_5xx", "clock_skew_1021", "latency"]
 TROUBLE_KINDS: Final[tuple[TroubleKind, ...]] = ("http_429", "http_418", "http_5xx", "clock_skew_1021", "latency")
-FrameKind = Literal["malformed", "duplicate", "out_of_order"]
-FRAME_KINDS: Final[tuple[FrameKind, ...]] = ("malformed", "duplicate", "out_of_order")
+FrameKind = Literal["malformed", "duplicate", "out_of_order", "position_duplicate", "position_out_of_order"]
+FRAME_KINDS: Final[tuple[FrameKind, ...]] = get_args(FrameKind)
 PluginKind = Literal["raising_plugin", "slow_plugin", "blocking_plugin"]
 PLUGIN_KINDS: Final[tuple[PluginKind, ...]] = ("raising_plugin", "slow_plugin", "blocking_plugin")
 FAULT_KINDS: Final[tuple[str, ...]] = (
@@ -57,18 +62,7 @@ MalformedVariant = Literal[
     "integer_overflow",
     "unknown_event_type",
 ]
-MALFORMED_VARIANTS: Final[tuple[MalformedVariant, ...]] = (
-    "truncated_json",
-    "not_an_object",
-    "leverage_not_a_number",
-    "leverage_out_of_range",
-    "missing_event_time",
-    "event_time_not_a_number",
-    "bad_business_unit",
-    "multi_assets_not_a_bool",
-    "integer_overflow",
-    "unknown_event_type",
-)
+MALFORMED_VARIANTS: Final[tuple[MalformedVariant, ...]] = get_args(MalformedVariant)
 FAST_CLOCK_SPEED: Final = 3600.0
 """Sim seconds per real second in fast-clock schedules: keepalives every 0.42 s, a key dead 1 s after the last."""
 ROTATE_AFTER_FAST_S: Final = 1800.0
@@ -97,6 +91,26 @@ class SetMultiAssets:
 
     def __str__(self) -> str:
         return f"turn multi-assets mode {'on' if self.enabled else 'off'}{_where(self.where)}"
+
+
+TradeIntent = Literal["open", "grow", "reduce", "flip", "close"]
+
+
+@dataclass(frozen=True, slots=True)
+class Trade:
+    """A MARKET order placed in the Binance app on a symbol whose price is first pinned at ``price`` (so the fill,
+    and the entry price, are known); ``close``: the app's "close position" (a reduce-only order for all of it)."""
+
+    symbol: str
+    side: Literal["BUY", "SELL"]
+    quantity: Decimal
+    price: int
+    intent: TradeIntent
+    where: str = ""
+
+    def __str__(self) -> str:
+        what = "close the position" if self.intent == "close" else f"{self.side.lower()} {self.quantity}"
+        return f"{what} of {self.symbol} at {self.price} in the app ({self.intent}){_where(self.where)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,6 +212,32 @@ class StaleFrame:
 
 
 @dataclass(frozen=True, slots=True)
+class DuplicatePosition:
+    """Push again the newest ACCOUNT_UPDATE the bridge received for ``symbol``'s position."""
+
+    symbol: str
+    copies: int
+    envelope: bool
+
+    def __str__(self) -> str:
+        wrapped = " in a combined-stream envelope" if self.envelope else ""
+        return f"push {self.copies} duplicate(s) of the newest {self.symbol} position update{wrapped}"
+
+
+@dataclass(frozen=True, slots=True)
+class StalePosition:
+    """Push an ACCOUNT_UPDATE for ``symbol`` older than the newest one the bridge received: the true update before it
+    (``invented`` False), or an older time with an amount the position never had (``invented`` True)."""
+
+    symbol: str
+    invented: bool
+
+    def __str__(self) -> str:
+        what = "an invented amount" if self.invented else "the true older amount"
+        return f"push an out-of-order {self.symbol} position update with {what}"
+
+
+@dataclass(frozen=True, slots=True)
 class ReconcileNow:
     """A host asks for a snapshot now (``bridge.reconcile_now()``), not waited for: later steps run during it."""
 
@@ -208,6 +248,7 @@ class ReconcileNow:
 Step = (
     SetLeverage
     | SetMultiAssets
+    | Trade
     | Pause
     | DropSockets
     | ExpireKey
@@ -217,6 +258,8 @@ Step = (
     | MalformedFrame
     | DuplicateFrame
     | StaleFrame
+    | DuplicatePosition
+    | StalePosition
     | ReconcileNow
 )
 
@@ -225,14 +268,24 @@ def _where(where: str) -> str:
     return f"  [{where}]" if where else ""
 
 
+_ONE_KIND: Final[dict[type, str]] = {
+    SetMultiAssets: "multi_assets",
+    Trade: "trade",
+    DropSockets: "drop",
+    Latency: "latency",
+    MalformedFrame: "malformed",
+    DuplicateFrame: "duplicate",
+    StaleFrame: "out_of_order",
+    DuplicatePosition: "position_duplicate",
+    StalePosition: "position_out_of_order",
+    ReconcileNow: "manual_reconcile",
+}
+
+
 def step_kinds(step: Step) -> tuple[str, ...]:
     """The fault kinds (``FAULT_KINDS``) one step exercises."""
     if isinstance(step, SetLeverage):
         return ("leverage_um" if step.unit == "UM" else "leverage_cm",)
-    if isinstance(step, SetMultiAssets):
-        return ("multi_assets",)
-    if isinstance(step, DropSockets):
-        return ("drop",)
     if isinstance(step, ExpireKey):
         return ("key_expired" if step.announce else "key_expired_silently",)
     if isinstance(step, Cut24h):
@@ -241,14 +294,5 @@ def step_kinds(step: Step) -> tuple[str, ...]:
         if step.code == -1021:
             return ("clock_skew_1021",)
         return ("http_5xx",) if step.status >= 500 else (f"http_{step.status}",)
-    if isinstance(step, Latency):
-        return ("latency",)
-    if isinstance(step, MalformedFrame):
-        return ("malformed",)
-    if isinstance(step, DuplicateFrame):
-        return ("duplicate",)
-    if isinstance(step, StaleFrame):
-        return ("out_of_order",)
-    if isinstance(step, ReconcileNow):
-        return ("manual_reconcile",)
-    return ()
+    kind = _ONE_KIND.get(type(step))
+    return () if kind is None else (kind,)
