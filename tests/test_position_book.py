@@ -6,7 +6,7 @@ from decimal import Decimal
 
 from pmbridge import LeverageBook
 from pmbridge.book import PositionBook, PositionSnapshot
-from pmbridge.events import AccountUpdate, OrderUpdate, PositionRow
+from pmbridge.events import AccountConfigUpdate, AccountUpdate, OrderUpdate, PositionRow
 from pmbridge.models import Position
 
 D = Decimal
@@ -76,6 +76,21 @@ def test_a_read_back_covers_only_its_symbols_and_keeps_the_event_floor() -> None
     assert book.get("BTCUSDT").liquidation_price == D("54000")
     assert book.get("ETHUSDT").amount == D(2)  # not covered by a BTC read-back
     assert book.apply(update(9, row("7"))) == ()  # an older frame stays older than the reading's floor
+
+
+def test_a_reading_takes_a_leverage_event_received_after_its_request_over_its_own() -> None:
+    levers = LeverageBook()
+    book = PositionBook(levers)
+    levers.apply(AccountConfigUpdate("UM", 5, 4, "BTCUSDT", 5, None))
+    book.apply(update(10, row("0.010")))
+    mark = book.mark()
+    levers.apply(AccountConfigUpdate("UM", 20, 19, "BTCUSDT", 10, None))  # the app's 10x, while the read is in flight
+    book.refresh_leverage("UM", "BTCUSDT", 10)
+    book.apply_snapshot(reading(position("0.010", leverage=5)), requested_at=mark, source="readback")
+    assert book.get("BTCUSDT").leverage == 10  # the reading's 5x is as of its request: older
+    # Requested after the event, the reading's value stands (the book would be corrected by its next event).
+    book.apply_snapshot(reading(position("0.010", leverage=10)), requested_at=book.mark(), source="readback")
+    assert book.get("BTCUSDT").leverage == 10
 
 
 def test_hedge_rows_are_separate_positions() -> None:

@@ -151,8 +151,12 @@ class PositionBook:
                 if old is None or not old.is_open:
                     continue
                 found = evolve(old, amount=ZERO, unrealized_pnl=ZERO, liquidation_price=None, source=source)
-            elif found.leverage is None:
-                found = evolve(found, leverage=self._leverage.leverage(key[1], key[0]))
+            else:
+                # The reading's leverage is as of the request; a leverage event received since is newer (and a
+                # reading without leverage, fapi v3, takes the book's).
+                newer = self._leverage.get(key[1], key[0])
+                if found.leverage is None or (newer is not None and newer.seq > requested_at):
+                    found = evolve(found, leverage=None if newer is None else newer.leverage)
             floor = (None, None) if entry is None else (entry.event_time, entry.transaction_time)
             self._write(key, _Entry(evolve(found, source=source), *floor, requested_at))
             change = self._change(old, self._entries[key].position, source, None, None, None)
