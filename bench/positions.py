@@ -14,13 +14,14 @@ MARKET order per perpetual just above its minimum notional, long or short in tur
    with the REST calls the bridge made for it. The read waits ``readback.COALESCE_S`` (20 ms) first so that changes
    arriving together share it. A symbol with no position (announced at once, no read) is the baseline.
 
-The simulator's positionRisk costs the square of the open positions (each row's liquidation price looks at every other
-position): 4-10 s at 1,000, where Binance answers in milliseconds, on the loop that also serves the stream; its 20 ms
-market tick takes 17-80 ms there. Timed as is, a resync at 1,000 positions measures the simulator (whose stalls also
-time the bridge's heartbeat out). So by default the simulator process memoizes its positionRisk answers per state of
-the account (prices pinned, nothing trades; a leverage change recomputes it before the clock starts) and ticks once a
-second (nothing rests, no position is near liquidation). ``simulator_compute_ms`` is what it would add per call
-without that; ``--simulator-as-is`` measures without either.
+The figures are meant to be the bridge's: ccxt parsing the answers, the books, the hooks, plus loopback HTTP. The
+simulator's own work is not small at 1,000 positions (positionRisk computes every row's liquidation price: 37 ms; one
+market tick: 9 ms, measured with ``--simulator-as-is``; 4-10 s and 17-80 ms before its margin figures were computed
+once per answer instead of once per row), and it runs on the loop that also serves the stream. So by default the
+simulator process memoizes its positionRisk answers per state of the account (prices pinned, nothing trades; a
+leverage change recomputes it before the clock starts) and ticks once a second (nothing rests, no position is near
+liquidation). ``simulator_compute_ms`` is what it would add per call without that; ``--simulator-as-is`` measures
+without either.
 
 Run: ``python bench/positions.py [--positions 10 1000] [--samples 15] [--warmup 3]``. The child exits when its stdin
 closes, so nothing outlives the run.
@@ -52,7 +53,7 @@ DEPOSIT_USDT = 1_000_000
 LEVERAGES = (7, 9)  # the simulator starts every symbol at 20x, so each sample is a real change
 SLOW_TICK_S = 1.0
 """The simulator's market tick (resting orders, triggers, liquidations: none here) instead of every 20 ms: at 1,000
-positions one tick takes 17-80 ms, and would keep its loop busy."""
+positions one tick takes ~9 ms, half its loop's time."""
 
 
 # ---------------------------------------------------------------------------------------------------------------

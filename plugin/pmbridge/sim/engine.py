@@ -197,7 +197,7 @@ class Engine:
                     "leverage": account.leverage[p.symbol],
                     "margin_type": account.margin_type[p.symbol],
                     "isolated_wallet": num(p.isolated_wallet),
-                    "liquidation_price": num(liquidation_price(account, p.symbol, p.side, quotes)),
+                    "liquidation_price": num(liquidation_price(account, p.symbol, p.side, quotes, figures)),
                     "update_time": p.update_ms,
                 }
             )

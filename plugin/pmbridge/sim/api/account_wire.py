@@ -88,13 +88,16 @@ def position_risk(account: Account, quotes: Mapping[str, Quote], version: str) -
     """``/fapi/v2/positionRisk`` (every symbol, leverage as a string), ``/fapi/v3/positionRisk`` (open rows, no
     leverage) and ``/papi/v1/um/positionRisk`` (open rows, leverage, no margin type)."""
     out = []
+    figures: Margins | None = None  # the account's margins, once for every row (per row it grew with n squared)
     for p in _rows(account, "UM", every_symbol=version == "v2"):
         contract = account.contracts[p.symbol]
         mark = quotes[p.symbol].mark if p.symbol in quotes else ZERO
         notional = p.amount * mark
         isolated = account.isolated(p.symbol)
         lev = account.leverage[p.symbol]
-        liq = liquidation_price(account, p.symbol, p.side, quotes) if p.amount else ZERO
+        if p.amount and figures is None and not isolated:
+            figures = margins(account, quotes)
+        liq = liquidation_price(account, p.symbol, p.side, quotes, figures) if p.amount else ZERO
         row: dict[str, Any] = {
             "symbol": p.symbol,
             "positionSide": p.side,

@@ -147,9 +147,12 @@ def over_leverage_cap(account: Account, order: Order, mark: Decimal) -> bool:
     return exposure > Decimal(account.contracts[order.symbol].cap_for(account.leverage[order.symbol]))
 
 
-def liquidation_price(account: Account, symbol: str, side: str, quotes: Mapping[str, Quote]) -> Decimal:
-    """The mark at which ``symbol`` (``side``'s row when isolated) is liquidated, others unchanged; 0 when none."""
-    found = _margin_behind(account, symbol, side, quotes)
+def liquidation_price(
+    account: Account, symbol: str, side: str, quotes: Mapping[str, Quote], figures: Margins | None = None
+) -> Decimal:
+    """The mark at which ``symbol`` (``side``'s row when isolated) is liquidated, others unchanged; 0 when none.
+    ``figures``: the account's ``margins()`` now, when the caller prices many rows (else computed here)."""
+    found = _margin_behind(account, symbol, side, quotes, figures)
     if found is None:
         return ZERO
     rows, base, other_mm, other_upnl, k = found
@@ -172,10 +175,12 @@ def liquidation_price(account: Account, symbol: str, side: str, quotes: Mapping[
     return _sane(price if price is not None else fallback)
 
 
-def bankruptcy_price(account: Account, symbol: str, side: str, quotes: Mapping[str, Quote]) -> Decimal:
+def bankruptcy_price(
+    account: Account, symbol: str, side: str, quotes: Mapping[str, Quote], figures: Margins | None = None
+) -> Decimal:
     """The mark at which the margin behind ``symbol`` is used up (the liquidation formula with no maintenance): the
     price a forced close is sent at, the worst it may fill at. 0 when none."""
-    found = _margin_behind(account, symbol, side, quotes)
+    found = _margin_behind(account, symbol, side, quotes, figures)
     if found is None:
         return ZERO
     rows, base, _, other_upnl, _ = found
@@ -183,13 +188,17 @@ def bankruptcy_price(account: Account, symbol: str, side: str, quotes: Mapping[s
 
 
 def _margin_behind(
-    account: Account, symbol: str, side: str, quotes: Mapping[str, Quote]
+    account: Account, symbol: str, side: str, quotes: Mapping[str, Quote], figures: Margins | None = None
 ) -> tuple[list[Position], Decimal, Decimal, Decimal, Decimal] | None:
     """Binance's terms for ``symbol``'s rows: (rows, WB, TMM1, UPNL1, k). WB is the isolated wallet, the cross
     wallet, or a PM account's collateral plus UM wallet; TMM1 and UPNL1 are the other cross positions' maintenance
     and unrealized profit at their marks; k scales maintenance (PM liquidates at uniMMR 1.05, futures at 1)."""
     isolated = account.isolated(symbol)
-    rows = [p for p in account.open_positions() if p.symbol == symbol and (not isolated or p.side == side)]
+    rows = [
+        p
+        for s in ("BOTH", "LONG", "SHORT")
+        if (p := account.positions.get((symbol, s))) is not None and p.amount and (not isolated or s == side)
+    ]
     if not rows:
         return None
     k = PM_LIQUIDATION_UNIMMR if account.kind == "pm" else Decimal(1)
@@ -197,7 +206,7 @@ def _margin_behind(
         return rows, rows[0].isolated_wallet, ZERO, ZERO, k
     contract = account.contracts[symbol]
     mark = quotes[symbol].mark
-    figures = margins(account, quotes)
+    figures = margins(account, quotes) if figures is None else figures
     own_mm = sum((maintenance(contract, p.amount * mark)[0] for p in rows), ZERO)
     own_upnl = sum((unrealized(p, mark) for p in rows), ZERO)
     pm = account.kind == "pm"
