@@ -130,9 +130,21 @@ def test_the_version_check_names_the_supported_range(
     assert exit_info.value.code == 2
     assert capsys.readouterr().err == (
         "pmbridge freqtrade: Freqtrade 2025.12 is older than the range pmbridge supports on Portfolio Margin "
-        "(2026.1 and later; tested with 2026.9): upgrade Freqtrade, e.g. pip install -U 'freqtrade>=2026.1'\n"
+        "(2026.1 up to, not including, 2027.1; tested with 2026.9): upgrade Freqtrade, e.g. pip install -U "
+        "'freqtrade>=2026.1,<2027.1'\n"
     )
     assert ft_exchange.Binance is Binance  # refused before anything was bound
+
+    monkeypatch.setattr(launcher, "installed_version", lambda name: "2027.1")
+    monkeypatch.delenv("PMBRIDGE_FREQTRADE_UNTESTED", raising=False)
+    assert launcher.check_freqtrade_version() == (
+        "Freqtrade 2027.1 is newer than the range pmbridge supports on Portfolio Margin (2026.1 up to, not including, "
+        "2027.1; tested with 2026.9): its exchange code may have changed under pmbridge's Portfolio Margin overrides. "
+        "Install a supported release (pip install 'freqtrade>=2026.1,<2027.1'), or, to try this one with small stakes "
+        "and watch the first trades, set PMBRIDGE_FREQTRADE_UNTESTED=1"
+    )
+    monkeypatch.setenv("PMBRIDGE_FREQTRADE_UNTESTED", "1")
+    assert launcher.check_freqtrade_version() is None  # the start-up note then says it is not the tested release
 
 
 # -- what users see, as processes --------------------------------------------------------------------------------

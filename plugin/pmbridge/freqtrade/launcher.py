@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any, NoReturn
@@ -18,7 +19,14 @@ from typing import Any, NoReturn
 from attrs import define, field
 
 from ..errors import ConfigError
-from .portfolio.compat import MIN_FREQTRADE, TESTED_FREQTRADE, installed_version, version_tuple
+from .portfolio.compat import (
+    BEYOND_FREQTRADE,
+    MIN_FREQTRADE,
+    TESTED_FREQTRADE,
+    UNTESTED_ENV,
+    installed_version,
+    version_tuple,
+)
 from .settings import parse_settings
 
 PM_EXCHANGES = ("binance", "binanceusdm")
@@ -108,11 +116,19 @@ def check_freqtrade_version() -> str | None:
     found = installed_version("freqtrade")
     if found == "unknown":
         return "Freqtrade is not installed here: pip install 'pmbridge[freqtrade]'"
+    low, beyond = ".".join(map(str, MIN_FREQTRADE)), ".".join(map(str, BEYOND_FREQTRADE))
+    supported = f"{low} up to, not including, {beyond}; tested with {', '.join(TESTED_FREQTRADE)}"
     if version_tuple(found) < MIN_FREQTRADE:
-        wanted = ".".join(map(str, MIN_FREQTRADE))
         return (
-            f"Freqtrade {found} is older than the range pmbridge supports on Portfolio Margin ({wanted} and later; "
-            f"tested with {', '.join(TESTED_FREQTRADE)}): upgrade Freqtrade, e.g. pip install -U 'freqtrade>={wanted}'"
+            f"Freqtrade {found} is older than the range pmbridge supports on Portfolio Margin ({supported}): "
+            f"upgrade Freqtrade, e.g. pip install -U 'freqtrade>={low},<{beyond}'"
+        )
+    if version_tuple(found) >= BEYOND_FREQTRADE and os.environ.get(UNTESTED_ENV) != "1":
+        return (
+            f"Freqtrade {found} is newer than the range pmbridge supports on Portfolio Margin ({supported}): its "
+            f"exchange code may have changed under pmbridge's Portfolio Margin overrides. Install a supported "
+            f"release (pip install 'freqtrade>={low},<{beyond}'), or, to try this one with small stakes and watch the "
+            f"first trades, set {UNTESTED_ENV}=1"
         )
     return None
 

@@ -12,6 +12,10 @@ TESTED_FREQTRADE: Final = ("2026.9",)
 """Freqtrade releases the launcher and ``PMBinance`` are tested with (the test suite installs one of them)."""
 MIN_FREQTRADE: Final = (2026, 1)
 """Older than this, ``PMBinance`` is refused: the overrides follow 2026.x's exchange code."""
+BEYOND_FREQTRADE: Final = (2027, 1)
+"""From this release on, refused unless ``UNTESTED_ENV`` is set: Freqtrade's exchange code may have moved under the
+overrides (they rely on ``Binance``'s start-up checks, margin-mode and stoploss methods as 2026.x has them)."""
+UNTESTED_ENV: Final = "PMBRIDGE_FREQTRADE_UNTESTED"
 
 
 def version_tuple(text: str) -> tuple[int, ...]:
