@@ -190,12 +190,11 @@ class Bridge:
         """The last leverage set outside this process for ``symbol`` (exchange id or unified): what the exchange
         has, unless this process's own writes changed it since (then what it had before them). Any thread."""
         coordinator, symbols = self.coordinator, self.book.symbols
-        found = symbols.exchange_id(symbol) if symbols is not None and "/" in symbol else None
+        found = None if symbols is None else symbols.key(symbol)
         if found is None:
-            entry = self.book.get(symbol)
-            return None if entry is None else entry.leverage
+            return self.book.leverage(symbol)
         value = None if coordinator is None else coordinator.followed.get(found)
-        return value if value is not None else self.book.leverage(symbol)
+        return value if value is not None else self.book.leverage(found[1], found[0])
 
     def diagnostics(self, reason: str = "requested") -> dict[str, Any]:
         """Everything support would ask for, secrets redacted: config, stream, book counts, plugins and errors."""

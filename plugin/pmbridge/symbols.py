@@ -42,6 +42,13 @@ class SymbolMap:
     def exchange_id(self, unified: str) -> tuple[Unit, str] | None:
         return self._by_unified.get(unified)
 
+    def key(self, symbol: str, unit: Unit | None = None) -> tuple[Unit, str] | None:
+        """The books' key of ``symbol``, a unified symbol or an exchange id (its unit from ``unit`` or the markets);
+        None for a unified symbol no derivative market has."""
+        if "/" in symbol:
+            return self._by_unified.get(symbol)
+        return (unit or self.unit_of(symbol), symbol)
+
     def unit_of(self, exchange_id: str) -> Unit:
         """Market metadata first, the symbol's shape second (PROTOCOL.md: ``fs`` is only a hint)."""
         if ("UM", exchange_id) in self._by_id:

@@ -238,11 +238,9 @@ class PositionBook:
         return (unit, exchange_symbol) in self._open
 
     def _resolve(self, symbol: str, unit: Unit | None) -> tuple[Unit, str] | None:
-        if "/" in symbol:
-            return None if self.symbols is None else self.symbols.exchange_id(symbol)
-        if unit is None:
-            unit = self.symbols.unit_of(symbol) if self.symbols is not None else unit_of(symbol)
-        return unit, symbol
+        if self.symbols is not None:
+            return self.symbols.key(symbol, unit)
+        return None if "/" in symbol else (unit or unit_of(symbol), symbol)
 
     def __len__(self) -> int:
         return sum(len(sides) for sides in list(self._open.values()))
