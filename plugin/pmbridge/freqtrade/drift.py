@@ -14,15 +14,9 @@ from decimal import Decimal
 from typing import Any, Final
 
 from ..models import Position
+from .messages import num
 
 SETTLE_S: Final = 5.0
-
-
-def _fmt(value: Decimal | float | None) -> str:
-    if value is None:
-        return "unknown"
-    number = Decimal(str(value))
-    return f"{number.normalize():,f}" if number == number.to_integral_value() else f"{number:,f}".rstrip("0")
 
 
 class DriftMonitor:
@@ -78,7 +72,7 @@ class DriftMonitor:
         if lost is not None and lost.direction == direction:
             return (
                 f"pmbridge: trade #{trade.id} {pair} was LIQUIDATED on Binance: its {direction} position of "
-                f"{_fmt(abs(lost.amount))} (entry {_fmt(lost.entry_price)}) is gone, but Freqtrade still holds the "
+                f"{num(abs(lost.amount))} (entry {num(lost.entry_price)}) is gone, but Freqtrade still holds the "
                 f"trade open. Check the account in the app, then close the trade in Freqtrade: "
                 f"/forceexit {trade.id} (if no exit order can be placed, /delete {trade.id} removes the record)."
             )
@@ -93,8 +87,8 @@ class DriftMonitor:
     @staticmethod
     def _amount(trade: Any, pair: str, position: Position) -> str:
         return (
-            f"pmbridge: trade #{trade.id} {pair} holds {_fmt(trade.amount)} in Freqtrade's record, but the "
-            f"{position.direction} position on Binance is {_fmt(abs(position.amount))}: part of it was closed or added "
+            f"pmbridge: trade #{trade.id} {pair} holds {num(trade.amount)} in Freqtrade's record, but the "
+            f"{position.direction} position on Binance is {num(abs(position.amount))}: part of it was closed or added "
             f"outside this bot. Freqtrade sizes exits and stoplosses from its record; make the position match in the "
             f"app, or close the trade."
         )
@@ -102,8 +96,8 @@ class DriftMonitor:
     @staticmethod
     def _orphan(pair: str, position: Position) -> str:
         return (
-            f"pmbridge: Binance holds a {position.direction} {pair} position of {_fmt(abs(position.amount))} "
-            f"(entry {_fmt(position.entry_price)}) that no open trade of this bot owns: it was opened outside this "
+            f"pmbridge: Binance holds a {position.direction} {pair} position of {num(abs(position.amount))} "
+            f"(entry {num(position.entry_price)}) that no open trade of this bot owns: it was opened outside this "
             f"bot (the app, another bot on this key), or a trade was closed while its position was not. This bot will "
             f"not manage or exit it; close it in the app if it is not meant to be there."
         )
