@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from ..market.catalogue import Contract, Unit
+from ..market.catalogue import Unit
 from ..stream.frames import num
+from ..venue.fills import order_notionals
 from ..venue.model import ZERO, Position
 from ..venue.risk import Margins, liquidation_price, maintenance, margins, order_initial_margin, unrealized
 
@@ -72,9 +73,12 @@ def leverage_answer(account: Account, symbol: str) -> dict[str, Any]:
 
 # -- positions ---------------------------------------------------------------------------------------------------
 def _rows(account: Account, unit: Unit, every_symbol: bool) -> list[Position]:
-    """Position rows to show: every symbol's (zero rows too) or only those open or with open orders."""
+    """Position rows to show: every symbol's (zero rows too) or only those open or with open orders. A read leaves
+    ``account.positions`` as it found it (every tick scans it)."""
     if every_symbol:
-        return [account.position(s, side) for s in _symbols(account, unit) for side in account.position_sides()]
+        return [
+            account.position_or_empty(s, side) for s in _symbols(account, unit) for side in account.position_sides()
+        ]
     with_orders = {o.symbol for o in account.open_orders.values()}
     return [
         p
@@ -89,6 +93,7 @@ def position_risk(account: Account, quotes: Mapping[str, Quote], version: str) -
     leverage) and ``/papi/v1/um/positionRisk`` (open rows, leverage, no margin type)."""
     out = []
     figures: Margins | None = None  # the account's margins, once for every row (per row it grew with n squared)
+    notionals = order_notionals(account) if version not in ("papi", "v2") else {}  # v3's bid/askNotional
     for p in _rows(account, "UM", every_symbol=version == "v2"):
         contract = account.contracts[p.symbol]
         mark = quotes[p.symbol].mark if p.symbol in quotes else ZERO
@@ -127,7 +132,7 @@ def position_risk(account: Account, quotes: Mapping[str, Quote], version: str) -
         else:
             mm = maintenance(contract, notional)[0]
             im = abs(notional) / lev if p.amount else ZERO
-            orders_im = _order_im(account, p.symbol, quotes)
+            orders_im = order_initial_margin(account, quotes, p.symbol)
             row.update(
                 {
                     "isolatedMargin": num(isolated_margin),
@@ -138,20 +143,16 @@ def position_risk(account: Account, quotes: Mapping[str, Quote], version: str) -
                     "positionInitialMargin": num(im),
                     "openOrderInitialMargin": num(orders_im),
                     "adl": 1 if p.amount else 0,
-                    **_bid_ask(account, p.symbol),
+                    **_bid_ask(notionals, p.symbol),
                 }
             )
         out.append(row)
     return out
 
 
-def _order_im(account: Account, symbol: str, quotes: Mapping[str, Quote]) -> Decimal:
-    return order_initial_margin(account, {s: q for s, q in quotes.items() if s == symbol})
-
-
-def _bid_ask(account: Account, symbol: str) -> dict[str, str]:
-    bids = sum((o.remaining * o.price for o in account.open_orders_of(symbol) if o.side == "BUY"), ZERO)
-    asks = sum((o.remaining * o.price for o in account.open_orders_of(symbol) if o.side == "SELL"), ZERO)
+def _bid_ask(notionals: Mapping[str, tuple[Decimal, Decimal]], symbol: str) -> dict[str, str]:
+    """``bidNotional`` and ``askNotional`` from ``order_notionals`` (unrounded, as Binance writes them)."""
+    bids, asks = notionals.get(symbol, (ZERO, ZERO))
     return {"bidNotional": num(bids), "askNotional": num(asks)}
 
 
@@ -161,7 +162,7 @@ def _asset_updated(account: Account, asset: str) -> int:
     return account.balance_updated_ms.get(asset) or 1
 
 
-def futures_totals(account: Account, m: Margins) -> dict[str, str]:
+def futures_totals(m: Margins) -> dict[str, str]:
     withdrawable = max(ZERO, min(m.available, m.cross_wallet - m.position_initial - m.open_order_initial))
     return {
         "totalInitialMargin": num(m.initial),
@@ -181,7 +182,7 @@ def futures_totals(account: Account, m: Margins) -> dict[str, str]:
 def futures_account(account: Account, quotes: Mapping[str, Quote], version: str) -> dict[str, Any]:
     """``/fapi/v2/account`` (every symbol's row, with leverage) or ``/fapi/v3/account`` (open rows only)."""
     m = margins(account, quotes)
-    totals = futures_totals(account, m)
+    totals = futures_totals(m)
     asset = account.margin_asset
     assets = [
         {
@@ -203,6 +204,7 @@ def futures_account(account: Account, quotes: Mapping[str, Quote], version: str)
     if version == "v2":  # whether the asset counts as margin in Multi-Assets mode: v2 says, v3 dropped it
         assets[0]["marginAvailable"] = True
     positions = []
+    notionals = order_notionals(account) if version == "v2" else {}
     for p in _rows(account, "UM", every_symbol=version == "v2"):
         contract = account.contracts[p.symbol]
         mark = quotes[p.symbol].mark if p.symbol in quotes else ZERO
@@ -227,7 +229,7 @@ def futures_account(account: Account, quotes: Mapping[str, Quote], version: str)
                     "isolated": account.isolated(p.symbol),
                     "entryPrice": num(p.entry_price),
                     "maxNotional": contract.cap_for(lev),
-                    **_bid_ask(account, p.symbol),
+                    **_bid_ask(notionals, p.symbol),
                 }
             )
         else:
@@ -259,7 +261,7 @@ def futures_account(account: Account, quotes: Mapping[str, Quote], version: str)
 
 def futures_balance(account: Account, quotes: Mapping[str, Quote]) -> list[dict[str, Any]]:
     m = margins(account, quotes)
-    totals = futures_totals(account, m)
+    totals = futures_totals(m)
     asset = account.margin_asset
     return [
         {
@@ -278,7 +280,3 @@ def futures_balance(account: Account, quotes: Mapping[str, Quote]) -> list[dict[
 
 def _symbols(account: Account, unit: Unit) -> list[str]:
     return [s for s, c in account.contracts.items() if c.unit == unit]
-
-
-def contracts_of(account: Account, unit: Unit) -> list[Contract]:
-    return [c for c in account.contracts.values() if c.unit == unit]

@@ -13,9 +13,10 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..stream.frames import num
+from ..venue.fills import order_notionals
 from ..venue.model import ZERO
 from ..venue.risk import maintenance, margins, unrealized
-from .account_wire import _asset_updated, _bid_ask, _symbols
+from .account_wire import _asset_updated, _bid_ask, _rows, _symbols
 
 if TYPE_CHECKING:
     from ..market.prices import Quote
@@ -97,10 +98,11 @@ def um_account(account: Account, quotes: Mapping[str, Quote], version: int) -> d
         "updateTime": _asset_updated(account, account.margin_asset),
     }
     rows = (
-        [account.position(s, side) for s in _symbols(account, "UM") for side in account.position_sides()]
+        _rows(account, "UM", every_symbol=True)
         if version == 1
         else [p for p in account.open_positions() if account.contracts[p.symbol].unit == "UM"]
     )
+    notionals = order_notionals(account) if version == 1 else {}
     positions = []
     for p in rows:
         contract = account.contracts[p.symbol]
@@ -124,7 +126,7 @@ def um_account(account: Account, quotes: Mapping[str, Quote], version: int) -> d
                     "leverage": str(lev),
                     "entryPrice": num(p.entry_price),
                     "maxNotional": contract.cap_for(lev),
-                    **_bid_ask(account, p.symbol),
+                    **_bid_ask(notionals, p.symbol),
                 }
             )
         else:

@@ -69,10 +69,6 @@ class Pins:
         i = bisect.bisect_right(times, t_ms) - 1
         return None if i < 0 else self._values[symbol][i]
 
-    def current(self, symbol: str) -> float | None:
-        values = self._values.get(symbol)
-        return values[-1] if values else None
-
 
 class PriceModel:
     """Index per base asset; mark = index x (1 + basis + premium); last trades around mark. All in real time."""
@@ -89,6 +85,7 @@ class PriceModel:
         self._premium = {s: NoisePath(stable_key(seed, "premium:" + s), 0.004, short) for s in symbols}
         self._trade = {s: NoisePath(stable_key(seed, "last:" + s), 0.004, short[:2]) for s in symbols}
         self._tick = {s: float(c.filters.tick) for s, c in symbols.items()}
+        self._places = {s: c.filters.price_decimals for s, c in symbols.items()}
 
     def contract(self, symbol: str) -> Contract:
         return self.catalogue.contracts[symbol]
@@ -117,16 +114,21 @@ class PriceModel:
         pinned = self.pins.at(symbol, t_ms)
         if pinned is not None:
             return pinned
+        return self._model_mark(symbol, t_ms)
+
+    def _model_mark(self, symbol: str, t_ms: int) -> float:
         return self.index(self.contract(symbol).base, t_ms) * (1.0 + self._model_premium(symbol, t_ms))
+
+    def _traded(self, symbol: str, t_ms: int, mark: float) -> float:
+        """The unpinned mark plus a little trade noise, off the tick grid: what last, bid and ask are snapped from."""
+        return mark * (1.0 + self._trade[symbol](t_ms))
 
     def last(self, symbol: str, t_ms: int) -> float:
         """The last trade: mark plus a little trade noise, on the tick grid."""
         pinned = self.pins.at(symbol, t_ms)
         if pinned is not None:
             return pinned
-        tick = self._tick[symbol]
-        raw = self.mark(symbol, t_ms) * (1.0 + self._trade[symbol](t_ms))
-        return max(round(raw / tick), 1) * tick
+        return _last(self._traded(symbol, t_ms, self._model_mark(symbol, t_ms)), self._tick[symbol])
 
     def value(self, kind: PriceKind, symbol: str, t_ms: int) -> float:
         if kind == "last":
@@ -143,20 +145,22 @@ class PriceModel:
         pinned = self.pins.at(symbol, t_ms)
         if pinned is not None:
             return pinned, pinned + tick
-        raw = self.mark(symbol, t_ms) * (1.0 + self._trade[symbol](t_ms))
-        bid = max(math.floor(raw / tick + 1e-9), 1) * tick
+        bid = _bid(self._traded(symbol, t_ms, self._model_mark(symbol, t_ms)), tick)
         return bid, bid + tick
 
     def quote(self, symbol: str, t_ms: int) -> Quote:
-        """Bid, ask, last and mark at ``t_ms`` as exact decimals on the contract's tick grid (mark: 8 decimals)."""
-        bid, ask = self.best_bid_ask(symbol, t_ms)
-        places = self.contract(symbol).filters.price_decimals
-        return Quote(
-            _dec(bid, places),
-            _dec(ask, places),
-            _dec(self.last(symbol, t_ms), places),
-            _dec(self.mark(symbol, t_ms), 8),
-        )
+        """Bid, ask, last and mark at ``t_ms`` as exact decimals on the contract's tick grid (mark: 8 decimals).
+        The same figures as ``best_bid_ask``, ``last`` and ``mark``, from one pin look-up and one model mark."""
+        tick = self._tick[symbol]
+        places = self._places[symbol]
+        pinned = self.pins.at(symbol, t_ms)
+        if pinned is not None:
+            bid = last = mark = pinned
+        else:
+            mark = self._model_mark(symbol, t_ms)
+            raw = self._traded(symbol, t_ms, mark)
+            bid, last = _bid(raw, tick), _last(raw, tick)
+        return Quote(_dec(bid, places), _dec(bid + tick, places), _dec(last, places), _dec(mark, 8))
 
     def pin(self, symbol: str, t_ms: int, price: float | None) -> None:
         """From ``t_ms`` on, ``symbol`` trades at ``price`` (snapped to its tick); None hands it back to the model."""
@@ -167,9 +171,6 @@ class PriceModel:
 
     def daily_vol(self, symbol: str) -> float:
         return _DAILY_VOL.get(self.contract(symbol).base, 0.05)
-
-    def start_price(self, symbol: str) -> float:
-        return self._start[self.contract(symbol).base]
 
     def funding_rate(self, symbol: str, funding_time_ms: int) -> float:
         """The rate settled at `funding_time_ms`: the interest-rate floor plus the period's average premium, clamped."""
@@ -186,6 +187,16 @@ class Quote:
 
     def __init__(self, bid: Decimal, ask: Decimal, last: Decimal, mark: Decimal) -> None:
         self.bid, self.ask, self.last, self.mark = bid, ask, last, mark
+
+
+def _bid(raw: float, tick: float) -> float:
+    """The best bid under a traded price: the tick at or below it (never below one tick)."""
+    return max(math.floor(raw / tick + 1e-9), 1) * tick
+
+
+def _last(raw: float, tick: float) -> float:
+    """A traded price on the tick grid: the nearest tick (never below one tick)."""
+    return max(round(raw / tick), 1) * tick
 
 
 def _dec(value: float, places: int) -> Decimal:

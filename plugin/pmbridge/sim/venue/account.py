@@ -75,6 +75,11 @@ class Account:
             found = self.positions[(symbol, side)] = Position(symbol, side, contract.margin_asset)
         return found
 
+    def position_or_empty(self, symbol: str, side: PositionSide) -> Position:
+        """The stored row, or an empty one left unstored: what a read shows without adding to ``positions``."""
+        found = self.positions.get((symbol, side))
+        return found if found is not None else Position(symbol, side, self.contracts[symbol].margin_asset)
+
     def position_amount(self, symbol: str, side: PositionSide) -> Decimal:
         found = self.positions.get((symbol, side))
         return found.amount if found is not None else ZERO
@@ -125,6 +130,11 @@ class Account:
 
     def collateral_balance(self) -> Decimal:
         return sum(self.collateral.values(), ZERO)
+
+    def cross_wallet(self) -> Decimal:
+        """The wallet less the isolated positions' wallets: what backs the cross positions."""
+        isolated = sum((p.isolated_wallet for p in self.open_positions() if self.isolated(p.symbol)), ZERO)
+        return self.wallet_balance() - isolated
 
     def credit(self, amount: Decimal, now_ms: int, asset: str | None = None) -> None:
         asset = asset or self.margin_asset

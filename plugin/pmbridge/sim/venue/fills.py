@@ -161,9 +161,9 @@ def _track_fees(position: Position, increased: Decimal, qty: Decimal, commission
 
 
 def balance_row(account: Account, change: Decimal = ZERO) -> BalanceRow:
-    wallet = account.wallet_balance()
-    isolated = sum((p.isolated_wallet for p in account.open_positions() if account.isolated(p.symbol)), ZERO)
-    return BalanceRow(account.margin_asset, money(wallet), money(wallet - isolated), money(change))
+    return BalanceRow(
+        account.margin_asset, money(account.wallet_balance()), money(account.cross_wallet()), money(change)
+    )
 
 
 def position_row(account: Account, position: Position, mark: Decimal) -> PositionRow:
@@ -173,11 +173,18 @@ def position_row(account: Account, position: Position, mark: Decimal) -> Positio
 
 def open_notional(account: Account, symbol: str) -> tuple[Decimal, Decimal]:
     """Bid and ask notional of the account's open orders on ``symbol`` (``b`` and ``a`` of ORDER_TRADE_UPDATE)."""
-    bids = asks = ZERO
-    for o in account.open_orders_of(symbol):
-        notional = o.remaining * o.price
-        if o.side == "BUY":
-            bids += notional
-        else:
-            asks += notional
+    bids, asks = order_notionals(account, symbol).get(symbol, (ZERO, ZERO))
     return money(bids), money(asks)
+
+
+def order_notionals(account: Account, symbol: str | None = None) -> dict[str, tuple[Decimal, Decimal]]:
+    """Per symbol (only ``symbol`` when given), the bid and ask notional of the account's open orders, unrounded:
+    one pass over the orders, however many symbols the caller shows."""
+    sums: dict[str, tuple[Decimal, Decimal]] = {}
+    for o in account.open_orders.values():
+        if symbol is not None and o.symbol != symbol:
+            continue
+        bids, asks = sums.get(o.symbol, (ZERO, ZERO))
+        notional = o.remaining * o.price
+        sums[o.symbol] = (bids + notional, asks) if o.side == "BUY" else (bids, asks + notional)
+    return sums

@@ -236,5 +236,4 @@ def _margin_left(account: Account) -> Decimal:
     """What backs the cross positions: the cross wallet (wallet less isolated wallets); PM: collateral + UM wallet."""
     if account.kind == "pm":
         return account.collateral_balance() + account.wallet_balance()
-    isolated = sum((p.isolated_wallet for p in account.open_positions() if account.isolated(p.symbol)), ZERO)
-    return account.wallet_balance() - isolated
+    return account.cross_wallet()

@@ -62,12 +62,14 @@ class Margins:
         return self.equity / self.maintenance if self.maintenance > 0 else None
 
 
-def order_initial_margin(account: Account, quotes: Mapping[str, Quote]) -> Decimal:
-    """Initial margin held by open orders: notional / leverage plus open loss, reduce-only orders excepted, and a
-    one-way order that only closes part of the position needs none for that part."""
+def order_initial_margin(account: Account, quotes: Mapping[str, Quote], symbol: str | None = None) -> Decimal:
+    """Initial margin held by open orders (only ``symbol``'s when given): notional / leverage plus open loss,
+    reduce-only orders excepted, and a one-way order that only closes part of the position needs none for that part."""
     total = ZERO
     for order in account.open_orders.values():
         if order.reduce_only or order.close_position or order.symbol not in quotes:
+            continue
+        if symbol is not None and order.symbol != symbol:
             continue
         qty = order.remaining
         if order.position_side == "BOTH":
@@ -86,8 +88,7 @@ def order_initial_margin(account: Account, quotes: Mapping[str, Quote]) -> Decim
 
 def margins(account: Account, quotes: Mapping[str, Quote]) -> Margins:
     wallet = account.wallet_balance()
-    isolated = sum((p.isolated_wallet for p in account.open_positions() if account.isolated(p.symbol)), ZERO)
-    cross_wallet = wallet - isolated
+    cross_wallet = account.cross_wallet()
     upnl = cross_upnl = position_im = mm = cross_mm = ZERO
     for p in account.open_positions():
         contract = account.contracts[p.symbol]
