@@ -8,7 +8,7 @@ of the truth is the order on the wire.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any, Final
 
@@ -82,10 +82,19 @@ class Engine:
             if frame is not None:
                 self.hub.publish(event.account, frame)
 
-    def run(self, action: Callable[[], list[Event]]) -> None:
-        """Apply a change: a key whose hour is up is announced dead first, so no event goes out on it."""
+    def emit(self, events: Iterable[Event]) -> None:
+        """Publish a change's events; a key whose hour is up is announced dead first, so no event goes out on it."""
         self.hub.expire_due()
-        self.publish(action())
+        self.publish(events)
+
+    def run(self, action: Callable[[], list[Event]]) -> None:
+        """Apply a change and ``emit`` its events. ``emit`` reads the generator, so makes the change, only after
+        announcing a due expiry: a refused change still lets the expiry out."""
+
+        def applied() -> Iterator[Event]:
+            yield from action()
+
+        self.emit(applied())
 
     # -- configuration (REST and the app) ------------------------------------------------------------------------
     def set_leverage(

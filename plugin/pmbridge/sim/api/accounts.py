@@ -14,7 +14,6 @@ from ..engine import Engine
 from ..errors import BinanceError, missing_param
 from ..market.catalogue import Unit
 from ..venue.account import Account, AccountType
-from ..venue.events import Event
 from . import account_wire as aw
 from . import params as p
 from . import portfolio_wire as pw
@@ -34,10 +33,6 @@ class AccountRoutes:
             return json_response(build(account, params))
 
         return handle
-
-    def _run(self, events: list[Event]) -> None:
-        self.engine.hub.expire_due()
-        self.engine.publish(events)
 
     def _quotes(self, account: Account) -> Any:
         return self.engine.venue.account_quotes(account)
@@ -65,13 +60,13 @@ class AccountRoutes:
             symbol = p.require(params, "symbol")
             if params.get("leverage") is None:
                 raise missing_param("leverage")
-            self._run(self.engine.venue.config.set_leverage(account, symbol, params["leverage"], unit))
+            self.engine.emit(self.engine.venue.config.set_leverage(account, symbol, params["leverage"], unit))
             return aw.leverage_answer(account, symbol)
 
         return build
 
     def _margin_type(self, account: Account, params: dict[str, str]) -> Any:
-        self._run(
+        self.engine.emit(
             self.engine.venue.config.set_margin_type(
                 account, p.require(params, "symbol"), p.require(params, "marginType").upper()
             )
@@ -86,7 +81,7 @@ class AccountRoutes:
         if kind not in (1, 2):
             raise BinanceError(-1130, "Data sent for parameter 'type' is not valid.")
         side = p.position_side(params)
-        self._run(
+        self.engine.emit(
             self.engine.venue.config.adjust_isolated_margin(
                 account, p.require(params, "symbol"), side, amount, kind == 1
             )
@@ -97,14 +92,14 @@ class AccountRoutes:
         dual = p.boolean(params, "dualSidePosition")
         if dual is None:
             raise missing_param("dualSidePosition")
-        self._run(self.engine.venue.config.set_position_mode(account, dual))
+        self.engine.emit(self.engine.venue.config.set_position_mode(account, dual))
         return {"code": 200, "msg": "success"}
 
     def _multi_assets(self, account: Account, params: dict[str, str]) -> Any:
         enabled = p.boolean(params, "multiAssetsMargin")
         if enabled is None:
             raise missing_param("multiAssetsMargin")
-        self._run(self.engine.venue.config.set_multi_assets(account, enabled))
+        self.engine.emit(self.engine.venue.config.set_multi_assets(account, enabled))
         return {"code": 200, "msg": "success"}
 
     def _brackets(self, unit: Unit, family: str) -> Body:

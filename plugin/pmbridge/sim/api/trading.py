@@ -12,7 +12,6 @@ from aiohttp import web
 from ..engine import Engine
 from ..errors import BinanceError
 from ..venue.account import Account, AccountType
-from ..venue.events import Event
 from . import orders_wire as wire
 from . import params as p
 from .http import Handler, json_response, signed
@@ -36,15 +35,11 @@ class TradingRoutes:
 
         return handle
 
-    def _publish(self, events: list[Event]) -> None:
-        self.engine.hub.expire_due()
-        self.engine.publish(events)
-
     # -- orders --------------------------------------------------------------------------------------------------
     def new_order(self, account: Account, params: dict[str, str]) -> Any:
         request = p.order_request(params)
         order, events = self.engine.venue.place_order(account, request)
-        self._publish(events)
+        self.engine.emit(events)
         if params.get("newOrderRespType", "ACK") == "ACK" and self.family == "fapi":
             # ACK: Binance answers at once, before the matching engine: the order as it was accepted.
             body = wire.order(order, self.family, "new")
@@ -62,7 +57,7 @@ class TradingRoutes:
         order, events = self.engine.venue.cancel_order(
             account, p.require(params, "symbol"), p.integer(params, "orderId"), params.get("origClientOrderId")
         )
-        self._publish(events)
+        self.engine.emit(events)
         return wire.order(order, self.family, "cancel")
 
     def open_order(self, account: Account, params: dict[str, str]) -> Any:
@@ -103,13 +98,13 @@ class TradingRoutes:
         )
 
     def cancel_all(self, account: Account, params: dict[str, str]) -> Any:
-        self._publish(self.engine.venue.cancel_all(account, p.require(params, "symbol")))
+        self.engine.emit(self.engine.venue.cancel_all(account, p.require(params, "symbol")))
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     # -- conditional (algo) orders -------------------------------------------------------------------------------
     def new_algo(self, account: Account, params: dict[str, str]) -> Any:
         algo, events = self.engine.venue.place_algo(account, p.algo_request(params))
-        self._publish(events)
+        self.engine.emit(events)
         return wire.algo(algo, self.family)
 
     def query_algo(self, account: Account, params: dict[str, str]) -> Any:
@@ -119,7 +114,7 @@ class TradingRoutes:
 
     def cancel_algo(self, account: Account, params: dict[str, str]) -> Any:
         algo, events = self.engine.venue.cancel_algo(account, p.integer(params, "algoId"), params.get("clientAlgoId"))
-        self._publish(events)
+        self.engine.emit(events)
         if self.family == "papi":
             return {"complete": True}
         return {"algoId": algo.algo_id, "clientAlgoId": algo.client_algo_id, "code": "200", "msg": "success"}
@@ -140,7 +135,7 @@ class TradingRoutes:
         return [wire.algo(a, self.family, "history", account.orders.get(a.actual_order_id or 0)) for a in chosen]
 
     def cancel_all_algos(self, account: Account, params: dict[str, str]) -> Any:
-        self._publish(self.engine.venue.cancel_all_algos(account, p.require(params, "symbol")))
+        self.engine.emit(self.engine.venue.cancel_all_algos(account, p.require(params, "symbol")))
         return {"code": 200, "msg": "The operation of cancel all open order is done."}
 
     # -- history -------------------------------------------------------------------------------------------------

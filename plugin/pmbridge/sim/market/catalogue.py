@@ -37,7 +37,8 @@ class Filters:
 
     @property
     def price_decimals(self) -> int:
-        """As the tick is written: Binance lists pricePrecision 2 for a tick of "0.10"."""
+        """As the tick is written: Binance lists pricePrecision 2 for a tick of "0.10", and an order's price may
+        have that many decimals: 60000.05 is within it but off the tick (-4014), 60000.001 is over it (-1111)."""
         return max(0, -int(self.tick.as_tuple().exponent))
 
     @property
@@ -208,9 +209,6 @@ class Catalogue:
         self.contracts: dict[str, Contract] = {c.symbol: c for c in ums + cms}
         self.delivery_suffix = suffix
         self._info_tail: dict[Unit, bytes] = {"UM": self._encode_tail(ums), "CM": self._encode_tail(cms)}
-
-    def symbols(self, unit: Unit) -> list[str]:
-        return [s for s, c in self.contracts.items() if c.unit == unit]
 
     def exchange_info(self, unit: Unit, server_time_ms: int) -> bytes:
         # Splice the live serverTime in front of the cached symbol list: re-encoding 5,000 symbols per call is waste.

@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from ..market.prices import FUNDING_INTERVAL_MS
+from ..market.prices import FUNDING_INTERVAL_MS, next_funding_ms
 from .events import AccountUpdate, Event
 from .fills import balance_row, money, position_row
 from .model import Income
@@ -24,7 +24,7 @@ class Funding:
     def settle(self) -> list[Event]:
         """Every funding time passed since the last call, in order (a clock jump of a day settles three)."""
         now = self.venue.now_ms()
-        due = (self.last_funding_ms // FUNDING_INTERVAL_MS + 1) * FUNDING_INTERVAL_MS
+        due = next_funding_ms(self.last_funding_ms)
         events: list[Event] = []
         while due <= now:
             for account in self.venue.accounts.values():

@@ -16,7 +16,6 @@ ZERO: Final = Decimal(0)
 
 Side = Literal["BUY", "SELL"]
 PositionSide = Literal["BOTH", "LONG", "SHORT"]
-MarginType = Literal["CROSSED", "ISOLATED"]
 
 OPEN_STATUSES: Final = frozenset({"NEW", "PARTIALLY_FILLED"})
 CONDITIONAL_TYPES: Final = frozenset(

@@ -82,7 +82,7 @@ def check_quantity(contract: Contract, quantity: Decimal | None, market: bool) -
     f = contract.filters
     if quantity <= 0:
         raise BinanceError(-4003, "Quantity less than or equal to zero.")
-    if _decimals(quantity) > _declared_places(f.step):
+    if _decimals(quantity) > f.qty_decimals:
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if quantity % f.step:
         raise BinanceError(-4023, "Qty not increased by step size.")
@@ -101,7 +101,7 @@ def check_price(contract: Contract, price: Decimal | None, name: str = "price") 
     f = contract.filters
     if price <= 0:
         raise BinanceError(-4013, "Price less than min price.")
-    if _decimals(price) > _declared_places(f.tick):
+    if _decimals(price) > f.price_decimals:
         raise BinanceError(-1111, "Precision is over the maximum defined for this asset.")
     if price % f.tick:
         raise BinanceError(-4014, "Price not increased by tick size.")
@@ -156,11 +156,4 @@ def check_order_type(order_type: str, portfolio_margin: bool = False) -> None:
 
 def _decimals(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
-    return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _declared_places(size: Decimal) -> int:
-    """The precision Binance allows for a filter size as it writes it: BTCUSDT's tick "0.10" allows two decimals
-    (pricePrecision 2), so 60000.05 is on the precision but off the tick (-4014), and 60000.001 is over it (-1111)."""
-    exponent = size.as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0

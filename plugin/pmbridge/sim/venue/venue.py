@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from ..clock import real_ms
 from ..errors import BinanceError
@@ -49,7 +49,7 @@ class Venue:
         return account
 
     def account(self, kind: str) -> Account:
-        found = next((a for t, a in self.accounts.items() if t == kind), None)
+        found = self.accounts.get(cast("AccountType", kind))  # any str: an unknown one finds nothing
         if found is None:
             raise ValueError(f"no {kind!r} account in this simulator; it has {', '.join(self.accounts)}")
         return found
