@@ -34,17 +34,28 @@ import gc
 import json
 import logging
 import os
-import platform
 import statistics
 import sys
 import time
 import urllib.request
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import childproc
 import orjson
-from childproc import BenchError
+from childproc import (
+    BenchError,
+    loadavg,
+    machine,
+    percentile,
+    reply,
+    run_report,
+    run_role,
+    serve_commands,
+    serve_commands_from,
+    stdin_lines,
+    summary_ms,
+    wait_until,
+)
 
 LATENCY_TARGETS = {"ratio_p50": 1.5, "ratio_p99": 2.0}
 THROUGHPUT_TARGET = 20_000
@@ -58,14 +69,6 @@ LEVERAGES = (11, 12)  # the simulator starts every symbol at 20x, so the first f
 # ---------------------------------------------------------------------------------------------------------------
 # small helpers
 # ---------------------------------------------------------------------------------------------------------------
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), int(-(-q * len(sorted_values) // 100))))
-    return sorted_values[rank - 1]
-
-
 def summary_us(values_ns: list[int]) -> dict[str, Any]:
     ordered = sorted(v / 1000 for v in values_ns)
     if not ordered:
@@ -77,19 +80,6 @@ def summary_us(values_ns: list[int]) -> dict[str, Any]:
         "p99_us": round(percentile(ordered, 99), 1),
         "mean_us": round(statistics.fmean(ordered), 1),
         "max_us": round(ordered[-1], 1),
-    }
-
-
-def summary_ms(values_s: list[float]) -> dict[str, Any]:
-    ordered = sorted(v * 1000 for v in values_s)
-    if not ordered:
-        return {"samples": 0}
-    return {
-        "samples": len(ordered),
-        "median_ms": round(statistics.median(ordered), 2),
-        "p95_ms": round(percentile(ordered, 95), 2),
-        "min_ms": round(ordered[0], 2),
-        "max_ms": round(ordered[-1], 2),
     }
 
 
@@ -106,43 +96,6 @@ def frame_text(index: int, symbols: list[str]) -> str:
             "ac": {"s": symbols[index % count], "l": LEVERAGES[(index // count) % 2]},
         }
     ).decode()
-
-
-async def stdin_lines() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 24)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
-
-
-def reply(message: dict[str, Any]) -> None:
-    sys.stdout.write(orjson.dumps(message).decode() + "\n")
-    sys.stdout.flush()
-
-
-Handler = Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-async def serve_commands_from(reader: asyncio.StreamReader, handlers: dict[str, Handler]) -> None:
-    """``serve_commands`` on a reader already open (bridge and bare client read their start line from it first)."""
-    while True:
-        line = await reader.readline()
-        if not line:
-            return
-        command = orjson.loads(line)
-        name = command.get("cmd")
-        try:
-            if name == "quit":
-                reply({"ok": True})
-                return
-            reply({"ok": True, **(await handlers[name](command))})
-        except Exception as exc:  # the parent turns this into a clear error
-            reply({"ok": False, "error": f"{name}: {type(exc).__name__}: {exc}"})
-
-
-async def serve_commands(handlers: dict[str, Handler]) -> None:
-    """A child's main loop: one JSON command per stdin line, one JSON answer per stdout line; EOF ends it."""
-    await serve_commands_from(await stdin_lines(), handlers)
 
 
 class Receipts:
@@ -716,28 +669,18 @@ async def measure_drop(
     }
 
 
-async def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise BenchError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.0005)
-
-
 async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "benchmark": "live",
         "args": {k: v for k, v in vars(args).items() if k != "role"},
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        **machine(),
     }
     started = time.perf_counter()
     if not (args.skip_latency and args.skip_throughput):
         await run_stream_parts(args, report)
     if not (args.skip_resync and args.skip_drop):
         await run_resync_and_drop(args, report)
-    report["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    report["loadavg_after"] = loadavg()
     report["runtime_s"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -749,10 +692,8 @@ def main() -> None:
         role.add_argument("--symbols", type=int, default=100)
         role.add_argument("--profile")
         ns = role.parse_args()
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
         runner = {"sim": lambda: role_sim(ns.symbols), "bridge": lambda: role_bridge(ns.profile), "bare": role_bare}
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(runner[ns.role]())
+        run_role(runner[ns.role]())
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--symbols", type=int, default=100, help="simulator symbols for parts 1-2 (frames cycle them)")
@@ -771,14 +712,7 @@ def main() -> None:
     parser.add_argument("--profile", help="cProfile the bridge process during throughput into this file (+ .txt)")
     for part in ("latency", "throughput", "resync", "drop"):
         parser.add_argument(f"--skip-{part}", action="store_true")
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
-    try:
-        report = asyncio.run(orchestrate(args))
-    except BenchError as exc:
-        print(f"bench/live.py: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(json.dumps(report))
+    run_report("bench/live.py", orchestrate(parser.parse_args()))
 
 
 if __name__ == "__main__":

@@ -31,12 +31,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import json
 import logging
 import math
-import os
-import platform
 import statistics
 import sys
 import time
@@ -45,8 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 import childproc
-from childproc import BenchError
-from live import reply, serve_commands, summary_ms, wait_until
+from childproc import BenchError, loadavg, machine, reply, run_report, run_role, serve_commands, summary_ms, wait_until
 
 SPARE_SYMBOLS = 10
 DEPOSIT_USDT = 1_000_000
@@ -281,13 +276,11 @@ async def orchestrate(args: argparse.Namespace) -> dict[str, Any]:
     report: dict[str, Any] = {
         "benchmark": "positions",
         "args": {k: v for k, v in vars(args).items() if k != "role"},
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        **machine(),
     }
     started = time.perf_counter()
     report["by_positions"] = {str(size): await run_size(args, size) for size in args.positions}
-    report["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    report["loadavg_after"] = loadavg()
     report["runtime_s"] = round(time.perf_counter() - started, 1)
     return report
 
@@ -299,9 +292,7 @@ def main() -> None:
         role.add_argument("--symbols", type=int, default=100)
         role.add_argument("--as-is", action="store_true")
         ns = role.parse_args()
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(role_sim(ns.symbols, ns.as_is))
+        run_role(role_sim(ns.symbols, ns.as_is))
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--positions", type=int, nargs="+", default=[10, 1000], help="open positions, per run")
@@ -310,14 +301,7 @@ def main() -> None:
     parser.add_argument(
         "--simulator-as-is", action="store_true", help="no positionRisk memo, 20 ms ticks (see the docstring)"
     )
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
-    try:
-        report = asyncio.run(orchestrate(args))
-    except BenchError as exc:
-        print(f"bench/positions.py: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(json.dumps(report))
+    run_report("bench/positions.py", orchestrate(parser.parse_args()))
 
 
 if __name__ == "__main__":

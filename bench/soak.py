@@ -51,11 +51,8 @@ import argparse
 import asyncio
 import contextlib
 import gc
-import json
-import logging
 import math
 import os
-import platform
 import random
 import signal
 import statistics
@@ -68,7 +65,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from childproc import BenchError, Child
+from childproc import BenchError, Child, loadavg, machine, reply, run_report, run_role, stdin_lines
 
 HOUR_S = 3600.0
 DAY_H = 24.0
@@ -99,18 +96,6 @@ def proc_status_kib(pid: int, field: str) -> int:
             if line.startswith(field + ":"):
                 return int(line.split()[1])
     raise BenchError(f"/proc/{pid}/status has no {field}")
-
-
-def reply(message: dict[str, Any]) -> None:
-    sys.stdout.write(orjson.dumps(message).decode() + "\n")
-    sys.stdout.flush()
-
-
-async def stdin_lines() -> asyncio.StreamReader:
-    loop = asyncio.get_running_loop()
-    reader = asyncio.StreamReader(limit=1 << 24)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
-    return reader
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -444,9 +429,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "soak",
         "command": " ".join(["python", "bench/soak.py", *sys.argv[1:]]),
         "args": vars(args),
-        "python": platform.python_version(),
-        "cpus": os.cpu_count(),
-        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        **machine(),
     }
     wall_started = time.perf_counter()
     sim_log = tempfile.TemporaryFile(mode="w+b")  # noqa: SIM115
@@ -627,7 +610,7 @@ async def soak(args: argparse.Namespace) -> dict[str, Any]:
     report["samples"] = [
         [s["hour"], s["rss_kib"], s["allocated_blocks"], s["gc_tracked"], s["tasks"], s["sockets"]] for s in samples
     ]
-    report["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    report["loadavg_after"] = loadavg()
     report["wall_s"] = round(time.perf_counter() - wall_started, 1)
     return report
 
@@ -639,9 +622,7 @@ def _settled(figures: dict[str, Any], slack: float) -> bool:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--role":
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(role_bridge())
+        run_role(role_bridge())
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--days", type=float, default=30.0, help="simulated days of traffic")
@@ -673,13 +654,7 @@ def main() -> None:
             "queue, keepalives come late and keys die for reasons no real account has. Lower --clock-speed or "
             "raise --reconcile-minutes"
         )
-    logging.basicConfig(level=logging.ERROR, stream=sys.stderr)
-    try:
-        report = asyncio.run(soak(args))
-    except BenchError as exc:
-        print(f"bench/soak.py: {exc}", file=sys.stderr)
-        sys.exit(2)
-    print(json.dumps(report))
+    report = run_report("bench/soak.py", soak(args))
     sys.exit(0 if report["verdict"]["pass"] else 1)
 
 
