@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,47 @@ def simulator_process(symbols: int = 6) -> Iterator[dict[str, Any]]:
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=10)
+
+
+class SimProcess:
+    """The simulator process (``python -m pmbridge.sim``): its start-up line and its control API (``/_sim/...``:
+    prices, the app's leverage, the clock, state, call counts). Its repr names the URL only: a failure report must
+    not print the keys the start-up line carries."""
+
+    def __init__(self, info: dict[str, Any]) -> None:
+        self._info = info
+        self.base_url: str = info["base_url"]
+        self.ccxt_config: dict[str, Any] = info["ccxt_config"]
+
+    def __repr__(self) -> str:
+        return f"SimProcess({self.base_url})"
+
+    def credentials(self, account: str = "pm") -> tuple[str, str]:
+        found = next(a for a in self._info["accounts"] if a["type"] == account)
+        return found["api_key"], found["api_secret"]
+
+    def get(self, path: str) -> Any:
+        with urllib.request.urlopen(self.base_url + path, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def post(self, path: str, body: dict[str, Any]) -> Any:
+        request = urllib.request.Request(
+            self.base_url + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            return json.loads(answer.read())
+
+    def calls(self) -> dict[str, int]:
+        """REST calls so far, by ``"METHOD /path"``."""
+        calls: dict[str, int] = self.get("/_sim/stats")["rest_calls"]
+        return calls
+
+    def account(self, kind: str = "pm") -> dict[str, Any]:
+        state: dict[str, Any] = self.get("/_sim/state")["accounts"][kind]
+        return state
 
 
 def ccxt_logger(*secrets: str) -> ScrubbingLogger:

@@ -8,14 +8,14 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import requests
 
-from .helpers import simulator_process
+from .helpers import SimProcess, simulator_process
 
 BIN = Path(sys.executable).parent
 
@@ -78,22 +78,36 @@ def test_demo_json_converges() -> None:
     assert closed["old"]["amount"] == "0.5" and closed["old"]["direction"] == "long"
 
 
-def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]) -> None:
-    env = {**os.environ, "PMBRIDGE_API_KEY": sim_process["api_key"], "PMBRIDGE_API_SECRET": sim_process["api_secret"]}
+@contextmanager
+def watch_json(sim: dict[str, Any]) -> Iterator[tuple[list[dict[str, Any]], Callable[[], dict[str, Any]]]]:
+    """``pmbridge watch --json`` on the simulator: yields its lines up to "connected" (within 30 s) and a reader of
+    the next one. Leaving stops it with Ctrl-C, which must exit 0 with neither key in its stderr."""
+    env = {**os.environ, "PMBRIDGE_API_KEY": sim["api_key"], "PMBRIDGE_API_SECRET": sim["api_secret"]}
     watcher = subprocess.Popen(
-        [str(BIN / "pmbridge"), "watch", "--base-url", sim_process["base_url"], "--json"],
+        [str(BIN / "pmbridge"), "watch", "--base-url", sim["base_url"], "--json"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=env,
     )
-    assert watcher.stdout is not None
+    stdout = watcher.stdout
+    assert stdout is not None
     try:
         lines: list[dict[str, Any]] = []
         deadline = time.monotonic() + 30
         while not any(line.get("state") == "connected" for line in lines):
             assert time.monotonic() < deadline, lines
-            lines.append(json.loads(watcher.stdout.readline()))
+            lines.append(json.loads(stdout.readline()))
+        yield lines, lambda: json.loads(stdout.readline())
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _out, err = watcher.communicate(timeout=15)
+    assert watcher.returncode == 0, err
+    assert sim["api_key"] not in err and sim["api_secret"] not in err
+
+
+def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]) -> None:
+    with watch_json(sim_process) as (lines, next_line):
         snapshot = [line for line in lines if line["kind"] == "leverage"]
         assert snapshot and all(line["old"] is None and line["source"] == "snapshot" for line in snapshot)
         btc = next(line for line in snapshot if line["exchange_symbol"] == "BTCUSDT")
@@ -109,10 +123,8 @@ def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]
             "origin": "external",
             "positions": [],
         }
-        requests.post(
-            f"{sim_process['base_url']}/_sim/leverage", json={"symbol": "BTCUSDT", "leverage": 25}, timeout=5
-        ).raise_for_status()
-        change = json.loads(watcher.stdout.readline())
+        SimProcess(sim_process).post("/_sim/leverage", {"symbol": "BTCUSDT", "leverage": 25})
+        change = next_line()
         assert {k: change[k] for k in ("kind", "symbol", "exchange_symbol", "unit", "old", "new", "source")} == {
             "kind": "leverage",
             "symbol": "BTC/USDT:USDT",
@@ -123,11 +135,6 @@ def test_watch_json_prints_the_snapshot_then_changes(sim_process: dict[str, Any]
             "source": "stream",
         }
         assert isinstance(change["event_time"], int)
-    finally:
-        watcher.send_signal(signal.SIGINT)
-        _out, err = watcher.communicate(timeout=15)
-    assert watcher.returncode == 0, err
-    assert sim_process["api_key"] not in err and sim_process["api_secret"] not in err
 
 
 POSITION_FIELDS = {
@@ -140,28 +147,12 @@ POSITION_FIELDS = {
 def test_watch_json_shows_a_position_opened_in_the_app_and_the_leverage_change_on_it(
     sim_process: dict[str, Any],
 ) -> None:
-    base = sim_process["base_url"]
-
-    def app(action: str, body: dict[str, Any]) -> None:
-        requests.post(f"{base}/_sim/{action}", json=body, timeout=5).raise_for_status()
-
-    env = {**os.environ, "PMBRIDGE_API_KEY": sim_process["api_key"], "PMBRIDGE_API_SECRET": sim_process["api_secret"]}
-    watcher = subprocess.Popen(
-        [str(BIN / "pmbridge"), "watch", "--base-url", base, "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert watcher.stdout is not None
-    try:
-        line: dict[str, Any] = {}
-        while line.get("state") != "connected":
-            line = json.loads(watcher.stdout.readline())
-        app("price", {"symbol": "BTCUSDT", "price": 60000})
-        app("order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.020"})
-        opened = json.loads(watcher.stdout.readline())
-        [truth] = requests.get(f"{base}/_sim/state", timeout=5).json()["positions"]
+    sim = SimProcess(sim_process)
+    with watch_json(sim_process) as (_, next_line):
+        sim.post("/_sim/price", {"symbol": "BTCUSDT", "price": 60000})
+        sim.post("/_sim/order", {"symbol": "BTCUSDT", "side": "SELL", "type": "MARKET", "quantity": "0.020"})
+        opened = next_line()
+        [truth] = sim.get("/_sim/state")["positions"]
         assert set(opened) == {"kind", "change", "reason", "event_time", "old"} | POSITION_FIELDS
         assert {k: opened[k] for k in ("kind", "change", "symbol", "exchange_symbol", "unit", "side", "direction")} == {
             "kind": "position",
@@ -178,17 +169,12 @@ def test_watch_json_shows_a_position_opened_in_the_app_and_the_leverage_change_o
         assert (opened["source"], opened["reason"], opened["leverage"], opened["old"]) == ("stream", "ORDER", 20, None)
         assert isinstance(opened["event_time"], int)
 
-        app("leverage", {"symbol": "BTCUSDT", "leverage": 5})
-        change = json.loads(watcher.stdout.readline())
+        sim.post("/_sim/leverage", {"symbol": "BTCUSDT", "leverage": 5})
+        change = next_line()
         assert (change["kind"], change["new"], change["origin"]) == ("leverage", 5, "external")
         [position] = change["positions"]
         assert set(position) == POSITION_FIELDS
         assert (position["amount"], position["leverage"], position["source"]) == (truth["amount"], 5, "readback")
-    finally:
-        watcher.send_signal(signal.SIGINT)
-        _out, err = watcher.communicate(timeout=15)
-    assert watcher.returncode == 0, err
-    assert sim_process["api_key"] not in err and sim_process["api_secret"] not in err
 
 
 def test_watch_with_bad_credentials_exits_1_and_says_what_to_check(sim_process: dict[str, Any]) -> None:

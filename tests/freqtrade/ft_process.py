@@ -15,12 +15,11 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-from ..helpers import simulator_process, until
+from ..helpers import SimProcess, simulator_process, until
 from ..secrets_audit import audit_input
 
 BIN: Final = Path(sys.executable).parent
@@ -28,6 +27,7 @@ PMBRIDGE: Final = str(BIN / "pmbridge")
 FREQTRADE: Final = str(BIN / "freqtrade")
 BTC: Final = "BTC/USDT:USDT"
 ETH: Final = "ETH/USDT:USDT"
+ORDER_TYPES: Final = {"entry": "market", "exit": "market", "stoploss": "market", "stoploss_on_exchange": True}
 
 STRATEGY: Final = '''
 import json
@@ -104,12 +104,31 @@ class PMLive(PMBridgeMixin, IStrategy):
 '''
 
 
-def write_user_data(tmp_path: Path, sim: dict[str, Any], account: str = "pm", **overrides: Any) -> tuple[Path, Path]:
+class SimConnection(Protocol):
+    """What a config needs from the simulator: a ``SimProcess`` or a ``SimulatorThread``."""
+
+    @property
+    def ccxt_config(self) -> dict[str, Any]: ...
+
+    def credentials(self, account: str) -> tuple[str, str]: ...
+
+
+def write_user_data(
+    tmp_path: Path,
+    sim: SimConnection,
+    account: str = "pm",
+    *,
+    strategy_file: tuple[str, str] = ("pm_live.py", STRATEGY),
+    pair_whitelist: Sequence[str] = (BTC, ETH),
+    **overrides: Any,
+) -> tuple[Path, Path]:
     """(config file, user_data folder): a live futures config with the ``account``'s keys in its exchange section,
-    every ccxt URL at the simulator and no websocket, and the PMLive strategy. ``overrides`` replace top-level keys."""
+    every ccxt URL at the simulator and no websocket, and a strategy file (name, source; PMLive by default).
+    ``overrides`` replace top-level keys."""
     user_data = tmp_path / "user_data"
     (user_data / "strategies").mkdir(parents=True, exist_ok=True)
-    (user_data / "strategies" / "pm_live.py").write_text(STRATEGY)
+    name, source = strategy_file
+    (user_data / "strategies" / name).write_text(source)
     key, secret = sim.credentials(account)
     config: dict[str, Any] = {
         "trading_mode": "futures",
@@ -122,14 +141,14 @@ def write_user_data(tmp_path: Path, sim: dict[str, Any], account: str = "pm", **
         "timeframe": "1m",
         "entry_pricing": {"price_side": "other", "use_order_book": True, "order_book_top": 1},
         "exit_pricing": {"price_side": "other", "use_order_book": True, "order_book_top": 1},
-        "order_types": {"entry": "market", "exit": "market", "stoploss": "market", "stoploss_on_exchange": True},
+        "order_types": ORDER_TYPES,
         "exchange": {
             "name": "binance",
             "key": key,
             "secret": secret,
             "ccxt_config": sim.ccxt_config,
             "ccxt_async_config": sim.ccxt_config,
-            "pair_whitelist": [BTC, ETH],
+            "pair_whitelist": list(pair_whitelist),
             "pair_blacklist": [],
             "enable_ws": False,
         },
@@ -149,47 +168,6 @@ def write_user_data(tmp_path: Path, sim: dict[str, Any], account: str = "pm", **
 
 def json_lines(path: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
-
-
-class SimProcess:
-    """The simulator process (``python -m pmbridge.sim``): its start-up line and its control API (``/_sim/...``:
-    prices, the app's leverage, the clock, state, call counts). Its repr names the URL only: a failure report must
-    not print the keys the start-up line carries."""
-
-    def __init__(self, info: dict[str, Any]) -> None:
-        self._info = info
-        self.base_url: str = info["base_url"]
-        self.ccxt_config: dict[str, Any] = info["ccxt_config"]
-
-    def __repr__(self) -> str:
-        return f"SimProcess({self.base_url})"
-
-    def credentials(self, account: str = "pm") -> tuple[str, str]:
-        found = next(a for a in self._info["accounts"] if a["type"] == account)
-        return found["api_key"], found["api_secret"]
-
-    def get(self, path: str) -> Any:
-        with urllib.request.urlopen(self.base_url + path, timeout=10) as answer:
-            return json.loads(answer.read())
-
-    def post(self, path: str, body: dict[str, Any]) -> Any:
-        request = urllib.request.Request(
-            self.base_url + path,
-            data=json.dumps(body).encode(),
-            method="POST",
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=10) as answer:
-            return json.loads(answer.read())
-
-    def calls(self) -> dict[str, int]:
-        """REST calls so far, by ``"METHOD /path"``."""
-        calls: dict[str, int] = self.get("/_sim/stats")["rest_calls"]
-        return calls
-
-    def account(self, kind: str = "pm") -> dict[str, Any]:
-        state: dict[str, Any] = self.get("/_sim/state")["accounts"][kind]
-        return state
 
 
 def sim_process(symbols: int = 6) -> Iterator[SimProcess]:

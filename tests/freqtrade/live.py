@@ -8,7 +8,6 @@ and no test waits for a candle.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,8 +23,8 @@ from freqtrade.rpc import RPC
 from pmbridge.sim import SimulatorThread
 
 from ..helpers import ccxt_logger
-from ..secrets_audit import audit_input
 from .conftest import load_config
+from .ft_process import ORDER_TYPES, write_user_data
 from .request_log import Answers
 
 PAIR: Final = "BTC/USDT:USDT"
@@ -94,50 +93,21 @@ class LiveUSDM(PMBridgeMixin, IStrategy):
 
 def live_config(tmp_path: Path, sim: SimulatorThread, margin_mode: str, pmbridge: dict[str, Any]) -> Path:
     """A live futures config file for the usdm account: its keys in the exchange section, as a user's would be."""
-    key, secret = sim.credentials("usdm")
-    user_data = tmp_path / "user_data"
-    (user_data / "strategies").mkdir(parents=True, exist_ok=True)
-    (user_data / "strategies" / "live_usdm.py").write_text(STRATEGY)
-    config = {
-        "trading_mode": "futures",
-        "margin_mode": margin_mode,
-        "max_open_trades": 1,
-        "stake_currency": "USDT",
-        "stake_amount": STAKE,
-        "tradable_balance_ratio": 0.99,
-        "dry_run": False,
-        "timeframe": "1m",
-        "unfilledtimeout": {"entry": 10, "exit": 10, "unit": "minutes"},
-        "entry_pricing": {"price_side": "other", "use_order_book": True, "order_book_top": 1},
-        "exit_pricing": {"price_side": "other", "use_order_book": True, "order_book_top": 1},
-        "order_types": {
-            "entry": "market",
-            "exit": "market",
-            "stoploss": "market",
-            "stoploss_on_exchange": True,
-            "stoploss_on_exchange_interval": 0,  # replace the stop as soon as the custom stop moves (default 60 s)
-        },
-        "exchange": {
-            "name": "binance",
-            "key": key,
-            "secret": secret,
-            "ccxt_config": sim.ccxt_config,
-            "ccxt_async_config": sim.ccxt_config,
-            "pair_whitelist": [PAIR],
-            "pair_blacklist": [],
-            "enable_ws": False,
-        },
-        "pairlists": [{"method": "StaticPairList"}],
-        "internals": {"process_throttle_secs": 5},
-        "pmbridge": {"account": "usdm", **pmbridge},
-        "user_data_dir": str(user_data),
-        "db_url": f"sqlite:///{tmp_path / 'trades.sqlite'}",
-        "initial_state": "running",
-    }
-    path = tmp_path / "config.json"
-    path.write_text(json.dumps(config, indent=2))
-    audit_input(path)  # the keys are in it on purpose, as in a user's config
-    return path
+    config, _ = write_user_data(
+        tmp_path,
+        sim,
+        "usdm",
+        strategy_file=("live_usdm.py", STRATEGY),
+        pair_whitelist=[PAIR],
+        margin_mode=margin_mode,
+        stake_amount=STAKE,
+        unfilledtimeout={"entry": 10, "exit": 10, "unit": "minutes"},
+        # Replace the stop as soon as the custom stop moves (default 60 s).
+        order_types={**ORDER_TYPES, "stoploss_on_exchange_interval": 0},
+        internals={"process_throttle_secs": 5},
+        pmbridge={"account": "usdm", **pmbridge},
+    )
+    return config
 
 
 @contextmanager

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,8 @@ from pmbridge.errors import ConfigError
 from pmbridge.freqtrade import launcher
 from pmbridge.sim import SimulatorThread
 
-from .ft_process import FREQTRADE, PMBRIDGE, FreqtradeProcess, SimProcess, json_lines, run_all, write_user_data
+from ..helpers import SimProcess
+from .ft_process import FREQTRADE, PMBRIDGE, FreqtradeProcess, json_lines, run_all, write_user_data
 
 FAKE_KEYS = {"type": "pm", "api_key": "k" * 64, "api_secret": "s" * 64}
 """Keys of an account that does not exist: ``show-config`` only prints them (masked)."""
@@ -208,17 +208,10 @@ def test_exit_codes_and_output_are_freqtrades(tmp_path: Path) -> None:
     assert '"pmbridge": {' in shown.stdout and '"key": "REDACTED"' in shown.stdout
 
 
-@pytest.fixture
-def sim() -> Iterator[SimulatorThread]:
-    with SimulatorThread(symbols=6) as simulator:
-        yield simulator
-
-
 def test_a_non_pm_config_runs_freqtrades_own_binance_class(tmp_path: Path, sim: SimulatorThread) -> None:
     """A USDⓈ-M config in dry-run through the launcher: the bot's exchange is Freqtrade's ``Binance``; it stops on
     Ctrl-C with Freqtrade's 130."""
-    control = SimProcess(sim.startup_info())
-    config, user_data = write_user_data(tmp_path, control, account="usdm", dry_run=True)
+    config, user_data = write_user_data(tmp_path, sim, account="usdm", dry_run=True)
     bot = FreqtradeProcess(
         [PMBRIDGE, "freqtrade", "trade", "-c", str(config), "--strategy", "PMLive"], tmp_path, tmp_path / "ft.log"
     )
@@ -229,14 +222,13 @@ def test_a_non_pm_config_runs_freqtrades_own_binance_class(tmp_path: Path, sim: 
         bot.kill()
     assert json_lines(user_data / "exchange.jsonl") == [{"class": "freqtrade.exchange.binance.Binance"}]
     assert code == 130 and "PMBinance" not in bot.log()
-    assert not [name for name in control.calls() if "/papi/" in name]
+    assert not [name for name in sim.stats()["rest_calls"] if "/papi/" in name]
 
 
 def test_data_and_backtesting_commands_pass_through(tmp_path: Path, sim: SimulatorThread) -> None:
     """A Portfolio Margin config: Freqtrade downloads candles from the simulator's public market data and backtests
     them, with PMBinance bound and pmbridge opening no connection."""
-    control = SimProcess(sim.startup_info())
-    config, user_data = write_user_data(tmp_path, control)
+    config, user_data = write_user_data(tmp_path, sim)
     common = ["-c", str(config), "--timeframes", "1m", "--pairs", "BTC/USDT:USDT"]
     [download] = run_all([([PMBRIDGE, "freqtrade", "download-data", *common, "--days", "1"], tmp_path)])
     assert download.returncode == 0, download.stderr
@@ -255,4 +247,4 @@ def test_data_and_backtesting_commands_pass_through(tmp_path: Path, sim: Simulat
     assert "BACKTESTING REPORT" in backtest.stdout and "BTC/USDT:USDT" in backtest.stdout
     assert not (user_data / "enter").exists()  # confirm_trade_entry ran: the backtest entered
     assert json_lines(user_data / "exchange.jsonl") == [{"class": "pmbridge.freqtrade.portfolio.exchange.PMBinance"}]
-    assert not [name for name in control.calls() if "/papi/" in name or name.endswith("/listenKey")]
+    assert not [name for name in sim.stats()["rest_calls"] if "/papi/" in name or name.endswith("/listenKey")]

@@ -23,14 +23,13 @@ import pytest
 
 from pmbridge.sim.market.prices import FUNDING_INTERVAL_MS
 
-from ..helpers import ccxt_logger, until
+from ..helpers import SimProcess, ccxt_logger, until
 from .ft_process import (
     BTC,
     ETH,
     FREQTRADE,
     PMBRIDGE,
     FreqtradeProcess,
-    SimProcess,
     json_lines,
     sampler,
     sim_process,

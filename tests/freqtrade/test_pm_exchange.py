@@ -27,7 +27,7 @@ from pmbridge.freqtrade.portfolio.compat import align_pm_error_map
 from pmbridge.sim import SimulatorThread
 
 from ..helpers import ccxt_logger
-from .ft_process import BTC, SimProcess
+from .ft_process import BTC
 
 ORDER_TYPES = {"entry": "market", "exit": "market", "stoploss": "market", "stoploss_on_exchange": True}
 ALGO_QUERY = "/papi/v1/um/algo/algoOrder"
@@ -99,11 +99,6 @@ def build(sim: SimulatorThread) -> Iterator[Callable[..., Any]]:
         made.close()
 
 
-@pytest.fixture
-def control(sim: SimulatorThread) -> SimProcess:
-    return SimProcess(sim.startup_info())
-
-
 @pytest.fixture(autouse=True)
 def no_order_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
     # Freqtrade sleeps 1+2+5+10+17 s between its retries of an order it cannot find; the count of tries is what
@@ -166,14 +161,12 @@ def test_dry_run_makes_no_private_call(build: Callable[..., Any], sim: Simulator
     assert type(exchange) is PMBinance and private(calls.new) == {}
 
 
-def test_leverage_is_set_on_papi_and_margin_mode_not_at_all(
-    build: Callable[..., Any], sim: SimulatorThread, control: SimProcess
-) -> None:
+def test_leverage_is_set_on_papi_and_margin_mode_not_at_all(build: Callable[..., Any], sim: SimulatorThread) -> None:
     exchange = build()
     with Calls(sim) as calls:
         exchange._lev_prep(BTC, 5.7, "buy", accept_fail=False)  # what Freqtrade does before an entry or a stop
     assert calls.new == {"POST /papi/v1/um/leverage": 1}  # no fapi marginType: PM UM is cross
-    assert control.account()["leverage"]["UM"]["BTCUSDT"] == 5  # Binance's floor of Freqtrade's 5.7
+    assert sim.state()["accounts"]["pm"]["leverage"]["UM"]["BTCUSDT"] == 5  # Binance's floor of Freqtrade's 5.7
 
 
 def open_long_with_stop(exchange: Any, sim: SimulatorThread, stop_price: float = 59000) -> dict[str, Any]:
@@ -269,9 +262,7 @@ def test_plain_orders_are_left_to_freqtrade(build: Callable[..., Any], sim: Simu
     assert calls.new == {"GET /papi/v1/um/order": 1} and again["status"] == "open"
 
 
-def test_free_balance_is_what_the_account_can_still_use(
-    build: Callable[..., Any], sim: SimulatorThread, control: SimProcess
-) -> None:
+def test_free_balance_is_what_the_account_can_still_use(build: Callable[..., Any], sim: SimulatorThread) -> None:
     exchange = build()
     # ccxt's reading, which stock Freqtrade uses: free = the UM wallet, empty on a fresh PM account.
     assert Binance.get_balances(exchange)["USDT"]["free"] == 0
@@ -283,8 +274,9 @@ def test_free_balance_is_what_the_account_can_still_use(
     with Calls(sim) as calls:
         usdt = exchange.get_balances()["USDT"]
     assert calls.new == {"GET /papi/v1/balance": 1, "GET /papi/v1/account": 1}
-    balances = control.account()["balances"]
-    [position] = control.account()["positions"]
+    account = sim.state()["accounts"]["pm"]
+    balances = account["balances"]
+    [position] = account["positions"]
     wallet = float(balances["collateral"]["USDT"]) + float(balances["wallet"]["USDT"])
     assert usdt["free"] == pytest.approx(float(balances["available"]))  # totalAvailableBalance
     assert usdt["total"] == pytest.approx(wallet + float(position["unrealized_pnl"]))  # as fapi: profit included

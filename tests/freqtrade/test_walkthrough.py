@@ -16,9 +16,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..helpers import until
+from ..helpers import SimProcess, until
 from ..secrets_audit import audit_input
-from .ft_process import FreqtradeProcess, SimProcess, user_environment
+from .ft_process import FreqtradeProcess, user_environment
 
 ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs" / "freqtrade.md"
