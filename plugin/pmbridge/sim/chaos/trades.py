@@ -42,9 +42,9 @@ class TradePlanner:
         self.rng = rng
         self.amounts = {symbol: Decimal(0) for symbol in TRADED}
 
-    def next(self, where: str = "", symbol: str | None = None) -> Trade:
+    def next(self, where: str = "") -> Trade:
         rng = self.rng
-        symbol = symbol or rng.choice(sorted(TRADED))
+        symbol = rng.choice(sorted(TRADED))
         spec, amount = TRADED[symbol], self.amounts[symbol]
         lot = rng.choice(spec.lots)
         intent: TradeIntent
