@@ -15,8 +15,8 @@ MARKET order per perpetual just above its minimum notional, long or short in tur
    arriving together share it. A symbol with no position (announced at once, no read) is the baseline.
 
 The figures are meant to be the bridge's: ccxt parsing the answers, the books, the hooks, plus loopback HTTP. The
-simulator's own work is not small at 1,000 positions (positionRisk computes every row's liquidation price: 37 ms; one
-market tick: 9 ms, measured with ``--simulator-as-is``; 4-10 s and 17-80 ms before its margin figures were computed
+simulator's own work is not small at 1,000 positions (positionRisk computes every row's liquidation price: 26 ms; one
+market tick: 6 ms, measured with ``--simulator-as-is``; 4-10 s and 17-80 ms before its margin figures were computed
 once per answer instead of once per row), and it runs on the loop that also serves the stream. So by default the
 simulator process memoizes its positionRisk answers per state of the account (prices pinned, nothing trades; a
 leverage change recomputes it before the clock starts) and ticks once a second (nothing rests, no position is near
@@ -48,7 +48,7 @@ DEPOSIT_USDT = 1_000_000
 LEVERAGES = (7, 9)  # the simulator starts every symbol at 20x, so each sample is a real change
 SLOW_TICK_S = 1.0
 """The simulator's market tick (resting orders, triggers, liquidations: none here) instead of every 20 ms: at 1,000
-positions one tick takes ~9 ms, half its loop's time."""
+positions one tick takes ~6 ms, a third of its loop's time."""
 
 
 # ---------------------------------------------------------------------------------------------------------------
