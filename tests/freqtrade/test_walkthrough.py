@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+from ..doc_shell import bash_blocks, curl_stand_in, section
 from ..helpers import SimProcess, until
 from ..secrets_audit import audit_input
 from .ft_process import FreqtradeProcess, user_environment
@@ -24,19 +24,10 @@ ROOT = Path(__file__).parents[2]
 DOC = ROOT / "docs" / "freqtrade.md"
 BIN = Path(sys.executable).parent
 DOC_URL = "http://127.0.0.1:8765"
-CURL_STAND_IN = """#!{python}
-# curl -s -X POST -d DATA URL, the only form the page uses
-import sys, urllib.request
-args = sys.argv[1:]
-data = args[args.index("-d") + 1].encode()
-with urllib.request.urlopen(urllib.request.Request(args[-1], data=data, method="POST"), timeout=10) as answer:
-    sys.stdout.write(answer.read().decode())
-"""
 
 
 def walkthrough() -> list[str]:
-    section = DOC.read_text().split("## Try it live against the simulator\n", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.*?)```", section, re.S)
+    return bash_blocks(section(DOC, "Try it live against the simulator"))
 
 
 def test_the_live_walkthrough_runs_as_written(tmp_path: Path) -> None:
@@ -49,11 +40,7 @@ def test_the_live_walkthrough_runs_as_written(tmp_path: Path) -> None:
     script = script.replace("--port 8765", "--port 0") + "\necho $! > sim.pid\n"
     env = {**user_environment(), "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
     if shutil.which("curl") is None:  # a bare CI machine: the page's curl lines run through a stand-in
-        shims = tmp_path / "shims"
-        shims.mkdir()
-        (shims / "curl").write_text(CURL_STAND_IN.format(python=sys.executable))
-        (shims / "curl").chmod(0o755)
-        env["PATH"] = f"{shims}{os.pathsep}{env['PATH']}"
+        env["PATH"] = f"{curl_stand_in(tmp_path / 'shims')}{os.pathsep}{env['PATH']}"
     output = tmp_path / "setup.out"  # a file, not a pipe: the simulator started in the background keeps it open
     with output.open("w") as sink:
         done = subprocess.run(

@@ -9,12 +9,30 @@ import sys
 
 import orjson
 
+from .api.control_table import help_text
 from .server import Simulator
 from .tokens import token_settings, token_source
 
+EPILOG = """\
+The start-up line (JSON, on stdout) holds base_url, the default account's api_key and api_secret, the ccxt_config
+that points ccxt at the simulator, and every account's key and secret under accounts.
+
+port: --port 0, the default, takes a free port (base_url names it); the docs use --port 8765.
+
+control API (what the account owner does in the Binance app, and what a tester does to the exchange), under
+base_url; bodies are JSON objects (*: a required field); docs/simulator.md has an example of each:
+{routes}
+
+example: curl -s -X POST -d '{{"symbol":"BTCUSDT","leverage":10}}' http://127.0.0.1:8765/_sim/leverage"""
+
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m pmbridge.sim", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m pmbridge.sim",
+        description=__doc__,
+        epilog=EPILOG.format(routes=help_text()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: pick a free one)")
     parser.add_argument("--symbols", type=int, default=8, help="number of USDⓈ-M symbols (at least 6)")
     parser.add_argument("--clock-speed", type=float, default=1.0, help="sim seconds per real second")

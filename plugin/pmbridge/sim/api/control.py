@@ -13,6 +13,7 @@ from ..clock import real_ms
 from ..engine import Engine
 from ..errors import BinanceError
 from ..venue.account import ACCOUNT_TYPES, AccountType
+from .control_table import CONTROL_ROUTES, listing
 from .http import json_response
 
 Action = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -214,34 +215,14 @@ class ControlRoutes:
         self.engine.meter.reset()
         return {"ok": True}
 
+    async def _index(self, body: dict[str, Any]) -> Any:
+        return listing()
+
     def routes(self) -> list[web.RouteDef]:
-        post = {
-            "leverage": self._leverage,
-            "multi_assets": self._multi_assets,
-            "position_mode": self._position_mode,
-            "order": self._order,
-            "algo_order": self._algo_order,
-            "cancel": self._cancel,
-            "close_position": self._close_position,
-            "margin_type": self._margin_type,
-            "isolated_margin": self._isolated_margin,
-            "deposit": self._deposit,
-            "price": self._price,
-            "drop": self._drop,
-            "expire_key": self._expire_key,
-            "fail": self._fail,
-            "latency": self._latency,
-            "frames": self._frames,
-            "clock": self._clock,
-            "stats/reset": self._stats_reset,
-        }
-        out = [web.post(f"/_sim/{name}", self._endpoint(action)) for name, action in post.items()]
-        out += [
-            web.get("/_sim/state", self._endpoint(self._state)),
-            web.get("/_sim/history", self._endpoint(self._history)),
-            web.get("/_sim/stats", self._endpoint(self._stats)),
+        return [
+            web.route(route.method, route.path, self._endpoint(getattr(self, route.handler)))
+            for route in CONTROL_ROUTES
         ]
-        return out
 
 
 def _price_value(value: object) -> float | None:
