@@ -2,8 +2,8 @@
 
 The stream's thread (the bridge's event loop) only appends ``(hook, argument)`` to a queue. One worker thread,
 ``pmbridge-hooks``, takes them in order and calls every plugin, each isolated: a raise is logged and counted by the
-plugin manager. A watchdog thread samples what the worker is doing every ``budget / 5`` seconds and *detaches* a
-plugin that holds the others up:
+plugin manager. A watchdog thread samples what the worker is doing every ``budget / 5`` seconds while a hook call is
+in progress and *detaches* a plugin that holds the others up:
 
 * **stuck**: one call has run for ``budget`` seconds. The plugin gets a *lane* (its own queue and thread) and a new
   worker takes over the rest of the current notification and the queue. The stuck thread finishes its call, if it
@@ -15,9 +15,12 @@ So the others wait at most about ``1.4 x budget`` for one stuck call, and about 
 that is merely slow on every call. A lane holds at most ``lane_limit`` notifications; beyond that the oldest are
 dropped, counted and logged once (a plugin stuck for good must not grow memory without end).
 
-The thread that notifies pays one ``deque.append`` (and a wake-up only when the worker sleeps). The worker pays a
-lock release and acquire per plugin call, which is what lets the watchdog take over a notification half-way through:
-every remaining call is made by exactly one thread.
+Idle costs nothing: the worker sleeps on a lock until a notification arrives, and the watchdog sleeps on another
+until the worker starts a call (it parks again at its first sample that finds the worker idle), so a bridge with
+nothing to announce never wakes either thread. The thread that notifies pays one ``deque.append``, plus one lock
+release when the worker sleeps: a wake-up, nothing more. The worker pays a lock release and acquire per plugin
+call, which is what lets the watchdog take over a notification half-way through: every remaining call is made by
+exactly one thread.
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Final
+
+from .native import name_this_thread
 
 if TYPE_CHECKING:
     from .manager import PluginManager
@@ -71,6 +76,7 @@ class _Lane:
             self.cond.notify()
 
     def serve(self, pm: PluginManager) -> None:
+        name_this_thread("pmbridge-lane")
         while True:
             with self.cond:
                 while not self.items and not self.closed:
@@ -103,8 +109,13 @@ class Dispatcher:
         self.lanes: dict[str, _Lane] = {}
         self._queue: deque[Any] = deque()
         self._append = self._queue.append
-        self._wake = threading.Event()
+        # Two locks used as wake-up signals (released: "wake up"); each sleeper holds its own while awake.
+        self._wake = threading.Lock()
+        self._wake.acquire()
         self._sleeping = False
+        self._watch_wake = threading.Lock()
+        self._watch_wake.acquire()
+        self._watch_parked = False
         self._lock = threading.Lock()
         self._finished = threading.Event()
         self._requests: set[str] = set()
@@ -125,7 +136,8 @@ class Dispatcher:
         """Queue a notification ``(hook, argument)`` (or a marker); wakes the worker only if it sleeps."""
         self._append(item)
         if self._sleeping:
-            self._wake.set()
+            self._sleeping = False
+            _signal(self._wake)
 
     # -- the worker ------------------------------------------------------------------------------------------------
     # The worker holds ``_lock`` except while it waits for the queue and while a plugin runs, so the watchdog, which
@@ -141,11 +153,13 @@ class Dispatcher:
 
     def _work(self, generation: int, resume: tuple[str, object, list[Impl]] | None) -> None:  # noqa: PLR0915
         # One function on purpose: this loop is the hot path of every notification (no call per plugin but its own).
+        name_this_thread("pmbridge-hooks")
         lock = self._lock
         release, acquire = lock.release, lock.acquire
         queue = self._queue
         popleft = queue.popleft
-        wake = self._wake
+        wake = self._wake.acquire
+        watch_wake = self._watch_wake
         cache = self.pm.queued_reversed_cache
         reversed_of = self.pm.queued_reversed
         failed = self.pm.plugin_failed
@@ -160,9 +174,8 @@ class Dispatcher:
                     self._sleeping = True  # then look again: put() either sees this or left an item we see
                     if not queue:
                         release()
-                        wake.wait()
+                        wake()  # a spurious return (a wake-up left over) only costs one more look
                         acquire()
-                    wake.clear()
                     self._sleeping = False
                     continue
                 if type(item) is not tuple:
@@ -192,6 +205,9 @@ class Dispatcher:
                     lanes[name].put((hook, function, takes_arg, arg))
                     continue
                 self._calling = name
+                if self._watch_parked:  # after setting _calling: the watchdog re-reads it before it parks
+                    self._watch_parked = False
+                    _signal(watch_wake)
                 release()
                 try:
                     if takes_arg:
@@ -226,14 +242,32 @@ class Dispatcher:
 
     # -- the watchdog ----------------------------------------------------------------------------------------------
     def _watch(self) -> None:
-        last: tuple[int, int, str | None] = (-1, -1, None)
+        name_this_thread("pmbridge-watch")
+        finished = self._finished
+        while not finished.is_set():
+            self._park()
+            self._watch_call()
+
+    def _park(self) -> None:
+        """Sleep until the worker starts a call (no wake-ups while no hook call is in progress)."""
+        self._watch_parked = True  # then look again: the worker either sees this or set _calling, which we see
+        if self._calling is None and not self._finished.is_set():
+            self._watch_wake.acquire()
+        self._watch_parked = False
+
+    def _watch_call(self) -> None:
+        """Sample every ``tick`` until a sample finds the worker idle; detach a stuck or slow plugin."""
+        last: tuple[int, int, str | None] = (self._generation, self._item_no, self._calling)
         since = time.monotonic()
         seen: deque[str | None] = deque(maxlen=_SLOW_WINDOW)
         while not self._finished.wait(self.tick):
             sample = (self._generation, self._item_no, self._calling)
             now = time.monotonic()
             calling = sample[2]
-            seen.append(calling if calling is not None and self._queue else None)
+            waiting = bool(self._queue)
+            if calling is None and not waiting:
+                return  # idle: park
+            seen.append(calling if calling is not None and waiting else None)
             if calling is None or sample != last:
                 last, since = sample, now
             elif now - since >= self.budget:
@@ -300,6 +334,7 @@ class Dispatcher:
         self.put(_STOP)
         drained = self._finished.wait(timeout)
         self._finished.set()  # the watchdog ends even if the worker did not
+        _signal(self._watch_wake)
         unfinished = [] if drained else ["(hook thread)"]
         for lane in list(self.lanes.values()):
             lane.close()
@@ -319,6 +354,14 @@ class Dispatcher:
         return {"budget_s": self.budget, "waiting": len(self._queue), "detached": lanes}
 
 
+def _signal(wake: threading.Lock) -> None:
+    """Wake the thread sleeping on ``wake`` (a lock it holds while awake); a wake-up already pending is enough."""
+    try:  # noqa: SIM105 - on the hot path: contextlib.suppress costs a context manager per notification
+        wake.release()
+    except RuntimeError:  # released already: the sleeper has not taken the last wake-up yet
+        pass
+
+
 class Asker:
     """Questions (``first``/``collect``) to third-party plugins, each answer within ``budget`` seconds.
 
@@ -331,7 +374,9 @@ class Asker:
 
         self.budget = budget
         self.timeouts: Counter[tuple[str, str]] = Counter()
-        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="pmbridge-ask")
+        self._pool = ThreadPoolExecutor(
+            max_workers=4, thread_name_prefix="pmbridge-ask", initializer=name_this_thread, initargs=("pmbridge-ask",)
+        )
         self._busy: set[str] = set()
 
     def ask(self, plugin: str, hook: str, function: Callable[..., Any], args: tuple[object, ...]) -> tuple[bool, Any]:

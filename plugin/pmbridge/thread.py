@@ -18,6 +18,7 @@ from .book import LeverageBook
 from .bridge import Bridge, SetupFailed
 from .config import BridgeConfig
 from .manager import PluginManager
+from .native import name_this_thread
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -56,6 +57,7 @@ class BridgeThread:
         return self._ready.is_set()
 
     def _run(self) -> None:
+        name_this_thread("pmbridge")
         loop = self._loop = asyncio.new_event_loop()
         try:
             loop.run_until_complete(self._main())
