@@ -42,7 +42,8 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
         super().__init__(config)
         self._pmbridge_settings: FreqtradeSettings = parse_settings(config.get("pmbridge"))
         self._pmbridge_runtime: FreqtradeRuntime | None = None
-        self._pmbridge_said_offline = False
+        self._pmbridge_tried = False
+        """Started, or said why not: Freqtrade calls both ``ft_bot_start`` and ``bot_start`` (see ``ft_bot_start``)."""
         self._pmbridge_timeline: LeverageTimeline | None = None
         recording = self._pmbridge_settings.backtest_recording
         if recording is not None and _runmode(config) not in TRADING_RUNMODES:
@@ -84,6 +85,7 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
             if self._pmbridge_runtime is not None:
                 self._pmbridge_runtime.stop()
                 self._pmbridge_runtime = None
+            self._pmbridge_tried = False
         finally:
             super().ft_bot_cleanup()
 
@@ -95,13 +97,12 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
             self._pmbridge_runtime.drain()
 
     def _pmbridge_start(self) -> None:
-        if self._pmbridge_runtime is not None or not self._pmbridge_settings.enabled:
+        if self._pmbridge_tried or not self._pmbridge_settings.enabled:
             return
+        self._pmbridge_tried = True
         mode = _runmode(self.config)
         if mode not in TRADING_RUNMODES:
-            if not self._pmbridge_said_offline:
-                log.info("pmbridge: %s mode, no connection (the exchange is only followed live and in dry-run)", mode)
-                self._pmbridge_said_offline = True
+            log.info("pmbridge: %s mode, no connection (the exchange is only followed live and in dry-run)", mode)
             return
         settings = self._pmbridge_settings
         key, secret = self._pmbridge_credentials()
