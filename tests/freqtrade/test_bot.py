@@ -18,6 +18,7 @@ from pmbridge.sim import SimulatorThread
 
 from ..helpers import until
 from .conftest import load_config, make_user_data
+from .ft_process import FREQTRADE, run_all, write_user_data
 
 ALWAYS_ENTER = '''
 import threading
@@ -106,3 +107,27 @@ def test_enforce_the_exchange_returns_to_the_strategys_leverage_and_the_entry_us
     until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="pmbridge to set it back")
     trades = until(open_btc_trades, what="an entry")
     assert trades[0].leverage == 4
+
+
+def test_a_mistake_in_the_pmbridge_section_stops_freqtrade_with_one_line(tmp_path: Path, sim: SimulatorThread) -> None:
+    """``freqtrade trade`` as a user types it: a typo'd key, and a bridge setting of the wrong type (checked when the
+    strategy loads too), stop Freqtrade the way its own config mistakes do: the message, exit 2, no traceback."""
+    cases = {
+        "typo": ({"account": "usdm", "polcy": "enforce"}, "pmbridge.polcy: unknown setting; did you mean 'policy'?"),
+        "type": ({"account": "usdm", "reconcile_interval": "900"}, "pmbridge: reconcile_interval must be a number"),
+    }
+    configs = {
+        name: write_user_data(tmp_path / name, sim, "usdm", dry_run=True, pmbridge=section)[0]
+        for name, (section, _) in cases.items()
+    }
+    runs = run_all(
+        [
+            ([FREQTRADE, "trade", "-c", str(config), "--strategy", "PMLive"], config.parent)
+            for config in configs.values()
+        ]
+    )
+    for run, (_, message) in zip(runs, cases.values(), strict=True):
+        output = run.stdout + run.stderr
+        assert run.returncode == 2, output
+        assert message in output
+        assert "Traceback" not in output and "Fatal exception" not in output

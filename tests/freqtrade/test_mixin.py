@@ -13,6 +13,7 @@ from typing import Any
 import cloudpickle
 import pytest
 from freqtrade.enums import RunMode
+from freqtrade.exceptions import OperationalException
 from freqtrade.resolvers import StrategyResolver
 
 from pmbridge.errors import ConfigError
@@ -92,6 +93,8 @@ def test_backtest_mode_holds_plain_data_opens_nothing_and_pickles(
         ({"pairs": {"BTC/USDT:USDT": {"max_leverage": 500}}}, "pmbridge.pairs.BTC/USDT:USDT.max_leverage"),
         ({"min_leverage": 10, "max_leverage": 5}, "min_leverage (10) is above max_leverage (5)"),
         ({"account": "coinm"}, "coinm cannot be used with Freqtrade: Freqtrade trades USDⓈ-M (linear) futures only"),
+        ({"reconcile_interval": "900"}, "pmbridge: reconcile_interval must be a number, got '900'"),
+        ({"backtest_recording": "missing.jsonl"}, "pmbridge.backtest_recording: cannot open the recording"),
     ],
 )
 def test_bad_sections_fail_at_load_naming_the_key(tmp_path: Path, section: dict[str, Any], words: str) -> None:
@@ -99,6 +102,8 @@ def test_bad_sections_fail_at_load_naming_the_key(tmp_path: Path, section: dict[
         load(tmp_path, RunMode.BACKTEST, None, section)
     assert words in str(caught.value)
     assert "abc" not in str(caught.value)
+    # Freqtrade's own kind of config mistake: it prints the message as one line and exits 2 (test_bot runs it).
+    assert isinstance(caught.value, OperationalException)
 
 
 def test_dry_run_follow_callbacks_on_freqtrades_thread(

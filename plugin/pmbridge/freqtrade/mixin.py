@@ -16,18 +16,25 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from freqtrade.exceptions import OperationalException
 from freqtrade.strategy import IStrategy
 
 from ..config import BridgeConfig
 from ..const import ENV_API_KEY, ENV_API_SECRET
 from ..errors import ConfigError, PMBridgeError
+from ..recording import RecordingError
 from ..timeline import LeverageTimeline
 from .runtime import FreqtradeRuntime
-from .settings import FreqtradeSettings, bridge_values, parse_settings
+from .settings import FreqtradeSettings, bridge_values, check_bridge_settings, parse_settings
 
 log = logging.getLogger("pmbridge.freqtrade")
 
 TRADING_RUNMODES = ("live", "dry_run")
+
+
+class PMBridgeConfigError(ConfigError, OperationalException):  # type: ignore[misc]
+    """A mistake in the ``pmbridge`` section. An ``OperationalException``, so Freqtrade stops with the message as one
+    line and exit code 2, as for its own config mistakes, instead of "Fatal exception!" and a traceback."""
 
 
 def _runmode(config: dict[str, Any]) -> str:
@@ -40,7 +47,11 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)
-        self._pmbridge_settings: FreqtradeSettings = parse_settings(config.get("pmbridge"))
+        try:
+            self._pmbridge_settings: FreqtradeSettings = parse_settings(config.get("pmbridge"))
+            check_bridge_settings(config.get("exchange") or {}, self._pmbridge_settings)
+        except ConfigError as exc:
+            raise PMBridgeConfigError(str(exc)) from None
         self._pmbridge_runtime: FreqtradeRuntime | None = None
         self._pmbridge_tried = False
         """Started, or said why not: Freqtrade calls both ``ft_bot_start`` and ``bot_start`` (see ``ft_bot_start``)."""
@@ -50,8 +61,10 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
             path = Path(recording)
             if not path.is_absolute():
                 path = Path(config.get("user_data_dir") or ".") / path
-            # Plain lists and dicts: hyperopt can still pickle the strategy.
-            self._pmbridge_timeline = LeverageTimeline.from_recording(path)
+            try:  # plain lists and dicts: hyperopt can still pickle the strategy
+                self._pmbridge_timeline = LeverageTimeline.from_recording(path)
+            except RecordingError as exc:
+                raise PMBridgeConfigError(f"pmbridge.backtest_recording: {exc}") from None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         # A user's bot_loop_start that forgets super() must not stop callbacks: drain first, then theirs.
@@ -118,7 +131,7 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
             values = bridge_values(self.config.get("exchange", {}), settings)
             config = BridgeConfig.from_mapping(values, api_key=key, api_secret=secret)
         except ConfigError as exc:
-            raise ConfigError(f"pmbridge: {exc}") from None
+            raise PMBridgeConfigError(f"pmbridge: {exc}") from None
         if settings.account == "pm":
             self._pmbridge_portfolio_notice(mode)
         runtime = FreqtradeRuntime(self, settings, config, live=mode == "live")

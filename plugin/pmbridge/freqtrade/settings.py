@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
+from ..config import BridgeConfig
 from ..const import ACCOUNT_TYPES, MAX_LEVERAGE, AccountType
 from ..errors import ConfigError
 from ..redact import excerpt
@@ -192,3 +193,14 @@ def bridge_values(exchange: Mapping[str, Any], settings: FreqtradeSettings) -> d
     if ccxt_options:
         values["ccxt_options"] = ccxt_options
     return values
+
+
+def check_bridge_settings(exchange: Mapping[str, Any], settings: FreqtradeSettings) -> None:
+    """Raise ``ConfigError`` now, naming ``pmbridge.<key>``, for a bridge setting the start would refuse.
+
+    The credentials are only known at start (Freqtrade's exchange object, or the environment), so stand-ins fill them.
+    """
+    try:
+        BridgeConfig.from_mapping(bridge_values(exchange, settings), api_key="-", api_secret="-")
+    except ConfigError as exc:
+        raise ConfigError(f"pmbridge: {exc}") from None
