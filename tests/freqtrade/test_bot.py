@@ -1,11 +1,13 @@
 """End to end: a real Freqtrade dry-run futures bot (its own FreqtradeBot object, resolver and database) whose ccxt
-points at the simulator. Leverage changed "in the app" decides the next entry under follow; under enforce the
-exchange goes back to the strategy's leverage and the entry uses it."""
+points at the simulator. Leverage changed "in the app" decides the next entry under follow; under enforce the entry
+uses the strategy's leverage and, a dry run writing nothing, pmbridge only says what it would set back."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,9 @@ from pmbridge.sim import SimulatorThread
 from ..helpers import until
 from .conftest import load_config, make_user_data
 from .ft_process import FREQTRADE, run_all, write_user_data
+
+BTC = "BTC/USDT:USDT"
+ETH = "ETH/USDT:USDT"
 
 ALWAYS_ENTER = '''
 import threading
@@ -44,13 +49,14 @@ class AlwaysEnter(PMBridgeExample):
 
 
 @pytest.fixture
-def bot_factory(tmp_path: Path, sim_env: dict[str, Any]) -> Iterator[Callable[[dict[str, Any]], FreqtradeBot]]:
+def bot_factory(tmp_path: Path, sim_env: dict[str, Any]) -> Iterator[Callable[..., FreqtradeBot]]:
     bots: list[FreqtradeBot] = []
 
-    def make(pmbridge: dict[str, Any]) -> FreqtradeBot:
+    def make(pmbridge: dict[str, Any] | None, whitelist: tuple[str, ...] = ("BTC/USDT:USDT",)) -> FreqtradeBot:
+        """A started bot; ``pmbridge`` None keeps the example config's own section."""
         path = make_user_data(tmp_path, sim_env, pmbridge, ALWAYS_ENTER)
         config = load_config(path, RunMode.DRY_RUN, "AlwaysEnter")
-        config["exchange"]["pair_whitelist"] = ["BTC/USDT:USDT"]
+        config["exchange"]["pair_whitelist"] = list(whitelist)
         bot = FreqtradeBot(config)  # loads the strategy with Freqtrade's resolver; ft_bot_start starts pmbridge
         bots.append(bot)
         bot.startup()
@@ -67,7 +73,7 @@ def open_btc_trades() -> list[Any]:
 
 
 def test_follow_the_next_entry_uses_the_leverage_set_in_the_app(
-    sim: SimulatorThread, bot_factory: Callable[[dict[str, Any]], FreqtradeBot], caplog: pytest.LogCaptureFixture
+    sim: SimulatorThread, bot_factory: Callable[..., FreqtradeBot], caplog: pytest.LogCaptureFixture
 ) -> None:
     bot = bot_factory({"policy": "follow", "max_leverage": 50})
     runtime = bot.strategy.pmbridge
@@ -95,18 +101,40 @@ def test_follow_the_next_entry_uses_the_leverage_set_in_the_app(
     assert Trade.get_trades_proxy(pair="BTC/USDT:USDT", is_open=True)[0].leverage == 7  # never rewritten
 
 
-def test_enforce_the_exchange_returns_to_the_strategys_leverage_and_the_entry_uses_it(
-    sim: SimulatorThread, bot_factory: Callable[[dict[str, Any]], FreqtradeBot]
+def test_dry_run_enforce_writes_nothing_and_says_what_it_would_set_back(
+    sim: SimulatorThread, bot_factory: Callable[..., FreqtradeBot], caplog: pytest.LogCaptureFixture
 ) -> None:
-    bot = bot_factory({"policy": "enforce", "leverage": 4, "enforce_min_interval": 0.1})
-    runtime = bot.strategy.pmbridge
-    assert runtime is not None
-    sim.set_leverage("BTCUSDT", 30)  # someone changes it in the app
-    until(lambda: runtime.thread.book.leverage("BTCUSDT") in (4, 30), what="the change")
-    bot.process()
-    until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="pmbridge to set it back")
-    trades = until(open_btc_trades, what="an entry")
-    assert trades[0].leverage == 4
+    """The documented example config as shipped (dry run, ETH under enforce at 5x) on an account whose ETH is at 20x:
+    Freqtrade writes nothing in a dry run, and users try strategies there with their real keys, so pmbridge must not
+    either. The entry uses the strategy's 5x; the exchange keeps its value, also after a change in the app."""
+    caplog.set_level(logging.INFO)
+    bot = bot_factory(None, whitelist=(BTC, ETH))
+    assert bot.config["dry_run"] is True and bot.strategy.pmbridge is not None
+    would = "pmbridge dry run: would set ETH/USDT:USDT leverage back {}x -> 5x on the exchange (policy enforce), not"
+
+    def said(text: str) -> int:
+        return sum(r.getMessage().startswith(text) for r in caplog.records if r.name == "pmbridge.freqtrade")
+
+    until(lambda: bot.process() or said(would.format(20)), what="what enforce would set back at start")
+    [eth] = [t for t in until(open_trades, what="the entries") if t.pair == ETH]
+    assert eth.leverage == 5  # leverage() answered as enforce does
+    sim.set_leverage("ETHUSDT", 30)  # "in the app"
+    until(lambda: bot.process() or said(would.format(30)), what="what enforce would set back after the change")
+    for _ in range(3):  # more bot loops: nothing new to say, nothing written
+        bot.process()
+    now = datetime.now(UTC)
+    assert bot.strategy.leverage(ETH, now, 1.0, 1.0, 125.0, None, "long") == 5.0
+    assert (said(would.format(20)), said(would.format(30))) == (1, 1)
+    assert said("pmbridge set ETH/USDT:USDT leverage back") == 0  # what a live bot says after a set-back
+    # The exchange's own record: every value ETHUSDT's leverage has had (the start, the app's 30x) and no write.
+    history = [r["value"] for r in sim.history()["leverage"]["UM"]["ETHUSDT"]]
+    assert history == [20, 30]
+    assert not [call for call in sim.stats()["rest_calls"] if call.startswith("POST ") and call.endswith("/leverage")]
+    assert said("pmbridge: dry run: nothing is written to the exchange") == 1
+
+
+def open_trades() -> list[Any]:
+    return list(Trade.get_trades_proxy(is_open=True))
 
 
 def test_a_mistake_in_the_pmbridge_section_stops_freqtrade_with_one_line(tmp_path: Path, sim: SimulatorThread) -> None:

@@ -4,6 +4,7 @@
 
 pmbridge must make a bounded number of set_leverage calls (``enforce_max_reverts`` per pair within
 ``enforce_window``), then stop fighting that pair, say so once, and keep enforcing the pairs nobody fights over.
+A live bot's strategy (``dry_run: false``, the USDⓈ-M account): a dry run writes nothing, so fights nobody.
 """
 
 from __future__ import annotations
@@ -11,23 +12,16 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 import pytest
-from freqtrade.enums import RunMode
 
 from pmbridge.sim import SimulatorThread
 
 from ..helpers import until
-from .test_mixin import load
+from .test_mixin import leverage_writes, load_live, usdm_leverage
 
 FIGHT_S = 3.0
 MAX_REVERTS = 3
-
-
-def leverage_calls(sim: SimulatorThread) -> int:
-    """set_leverage calls that reached the exchange's REST API (the control API the adversary uses is apart)."""
-    return sum(count for call, count in sim.stats()["rest_calls"].items() if "leverage" in call and "/_sim" not in call)
 
 
 class Adversary(threading.Thread):
@@ -41,19 +35,19 @@ class Adversary(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            if self.sim.state()["leverage"]["UM"]["ETHUSDT"] != 9:
-                self.sim.set_leverage("ETHUSDT", 9)
+            if usdm_leverage(self.sim, "ETHUSDT") != 9:
+                self.sim.set_leverage("ETHUSDT", 9, account="usdm")
                 self.flips += 1
             self.stop.wait(0.01)
 
 
 def test_enforce_makes_bounded_calls_then_stops_and_alerts(
-    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any], caplog: pytest.LogCaptureFixture
+    tmp_path: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    strategy = load(
+    strategy = load_live(
         tmp_path,
-        RunMode.DRY_RUN,
-        sim_env,
+        sim,
+        monkeypatch,
         {"policy": "enforce", "leverage": 4, "enforce_min_interval": 0.05, "enforce_max_reverts": MAX_REVERTS},
     )
     strategy.ft_bot_start()
@@ -61,9 +55,9 @@ def test_enforce_makes_bounded_calls_then_stops_and_alerts(
     try:
         runtime = strategy.pmbridge
         strategy.bot_loop_start(current_time=time.time())
-        until(lambda: sim.state()["leverage"]["UM"]["ETHUSDT"] == 4, what="enforcement at start")
-        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="enforcement at start")
-        calls_before = leverage_calls(sim)
+        until(lambda: usdm_leverage(sim, "ETHUSDT") == 4, what="enforcement at start")
+        until(lambda: usdm_leverage(sim, "BTCUSDT") == 4, what="enforcement at start")
+        calls_before = leverage_writes(sim)
         caplog.clear()
         with caplog.at_level("WARNING"):
             adversary.start()
@@ -71,10 +65,10 @@ def test_enforce_makes_bounded_calls_then_stops_and_alerts(
             while time.monotonic() < deadline:  # Freqtrade's loop: every bot loop audits the whitelist too
                 strategy.bot_loop_start(current_time=time.time())
                 time.sleep(0.05)
-            calls_fighting = leverage_calls(sim) - calls_before
+            calls_fighting = leverage_writes(sim) - calls_before
             # The pairs nobody fights over are still enforced.
-            sim.set_leverage("BTCUSDT", 30)
-            until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="BTC still enforced")
+            sim.set_leverage("BTCUSDT", 30, account="usdm")
+            until(lambda: usdm_leverage(sim, "BTCUSDT") == 4, what="BTC still enforced")
             strategy.bot_loop_start(current_time=time.time())
         assert runtime.enforcer.given_up == {"ETH/USDT:USDT"}
         # The set-back at start counts in the window too: MAX_REVERTS set-backs of ETH in all, then no more.
@@ -82,7 +76,7 @@ def test_enforce_makes_bounded_calls_then_stops_and_alerts(
         assert adversary.flips == MAX_REVERTS, "the adversary's last flip is left alone"
         # BTC and ETH at start, ETH twice while fought over, BTC once more after: nothing else was set.
         assert runtime.enforcer.set_backs == 2 + (MAX_REVERTS - 1) + 1
-        assert sim.state()["leverage"]["UM"]["ETHUSDT"] == 9
+        assert usdm_leverage(sim, "ETHUSDT") == 9
         alerts = [r.getMessage() for r in caplog.records if "stopped enforcing ETH/USDT:USDT" in r.getMessage()]
         assert len(alerts) == 1, "said once, not on every bot loop"
         assert "keeps changing it" in alerts[0] and "restart" in alerts[0]

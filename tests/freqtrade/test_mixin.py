@@ -56,6 +56,31 @@ def load(
     return StrategyResolver.load_strategy(load_config(path, runmode, strategy))
 
 
+def load_live(tmp_path: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch, pmbridge: dict[str, Any]) -> Any:
+    """The strategy of a live bot (``dry_run: false``) on the simulator's USDⓈ-M account, without the bot: only a
+    live run writes to the exchange. With no Freqtrade exchange object, pmbridge takes the keys from the environment."""
+    key, secret = sim.credentials("usdm")
+    monkeypatch.setenv("PMBRIDGE_API_KEY", key)
+    monkeypatch.setenv("PMBRIDGE_API_SECRET", secret)
+    path = make_user_data(tmp_path, sim.startup_info(), {"account": "usdm", **pmbridge}, RECORDING_STRATEGY)
+    config = load_config(path, RunMode.LIVE)
+    config["dry_run"] = False
+    return StrategyResolver.load_strategy(config)
+
+
+def usdm_leverage(sim: SimulatorThread, symbol: str) -> int:
+    return int(sim.state()["accounts"]["usdm"]["leverage"]["UM"][symbol])
+
+
+def leverage_writes(sim: SimulatorThread) -> int:
+    """set_leverage calls that reached the exchange's REST API (``POST`` fapi or papi ``.../leverage``; the control
+    API the tests use to play the app is apart)."""
+    calls = sim.stats()["rest_calls"].items()
+    return sum(
+        n for call, n in calls if call.startswith("POST ") and call.endswith("/leverage") and "/_sim" not in call
+    )
+
+
 def test_resolver_loads_the_documented_example(tmp_path: Path) -> None:
     strategy = load(tmp_path, RunMode.BACKTEST, None)
     assert isinstance(strategy, PMBridgeMixin)
@@ -129,19 +154,68 @@ def test_dry_run_follow_callbacks_on_freqtrades_thread(
     assert strategy.pmbridge is None
 
 
-def test_dry_run_enforce_sets_the_exchange_back(tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]) -> None:
-    strategy = load(
-        tmp_path, RunMode.DRY_RUN, sim_env, {"policy": "enforce", "leverage": 4, "enforce_min_interval": 0.1}
-    )
+def test_live_enforce_sets_the_exchange_back(
+    tmp_path: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strategy = load_live(tmp_path, sim, monkeypatch, {"policy": "enforce", "leverage": 4, "enforce_min_interval": 0.1})
     strategy.ft_bot_start()
     try:
         strategy.bot_loop_start(current_time=time.time())  # the audit sets whitelisted pairs to 4x
-        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="enforcement at start")
-        sim.set_leverage("BTCUSDT", 30)
-        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 4, what="the set-back")
+        until(lambda: usdm_leverage(sim, "BTCUSDT") == 4, what="enforcement at start")
+        sim.set_leverage("BTCUSDT", 30, account="usdm")
+        until(lambda: usdm_leverage(sim, "BTCUSDT") == 4, what="the set-back")
         assert strategy.leverage("BTC/USDT:USDT", time.time(), 1.0, 1.0, 125.0, None, "long") == 4.0
     finally:
         strategy.ft_bot_cleanup()
+
+
+def test_dry_run_enforce_and_caps_write_nothing_and_say_what_they_would_set_back_once(
+    tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Freqtrade writes nothing in a dry run, and users try strategies there with their real keys: neither does
+    pmbridge. ETH under enforce (4x) and BTC under follow above the 10x cap are only reported, once per value."""
+    section = {
+        "policy": "follow",
+        "max_leverage": 10,
+        "enforce_min_interval": 0.05,
+        "pairs": {"ETH/USDT:USDT": {"policy": "enforce", "leverage": 4}},
+    }
+    strategy = load(tmp_path, RunMode.DRY_RUN, sim_env, section)
+    caplog.set_level("INFO")
+    strategy.ft_bot_start()
+    try:
+        eth = "pmbridge dry run: would set ETH/USDT:USDT leverage back 20x -> 4x on the exchange (policy enforce)"
+        btc = (
+            "pmbridge dry run: would set BTC/USDT:USDT leverage back 20x -> 10x on the exchange (outside the "
+            "configured min/max leverage), not written: a dry run never writes to the exchange, so Binance keeps 20x."
+        )
+
+        def said(text: str) -> int:
+            return sum(r.getMessage().startswith(text) for r in caplog.records)
+
+        def bot_loop() -> None:
+            strategy.bot_loop_start(current_time=time.time())
+            time.sleep(0.06)  # past enforce_min_interval
+
+        until(lambda: bot_loop() or (said(eth) and said(btc)), what="what would be set back")
+        sim.set_leverage("ETHUSDT", 30)  # "in the app": said again, for the new value
+        until(lambda: bot_loop() or said(eth.replace("20x", "30x")), what="what would be set back after the change")
+        for _ in range(5):  # more bot loops: nothing new to say
+            bot_loop()
+        now = time.time()
+        assert strategy.leverage("ETH/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 4.0  # as enforce answers
+        assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 10.0  # inside the cap
+    finally:
+        strategy.ft_bot_cleanup()
+    assert (said(eth), said(btc), said(eth.replace("20x", "30x"))) == (1, 1, 1)
+    assert leverage_writes(sim) == 0
+    assert sim.state()["leverage"]["UM"]["ETHUSDT"] == 30 and sim.state()["leverage"]["UM"]["BTCUSDT"] == 20
+    start = [r.getMessage() for r in caplog.records if r.getMessage().startswith("pmbridge: dry run:")]
+    assert start == [
+        "pmbridge: dry run: nothing is written to the exchange (Freqtrade writes nothing in a dry run either): the "
+        "enforce policy (ETH/USDT:USDT) and the min/max leverage caps only say what they would set back. leverage() "
+        "answers as in live trading."
+    ]
 
 
 def test_switch_to_hedge_mode_is_said_loudly_with_what_to_do(
@@ -197,21 +271,23 @@ def test_immediate_callbacks_run_on_the_bridge_thread_at_once(
         strategy.ft_bot_cleanup()
 
 
-def test_caps_are_enforced_whatever_the_policy(tmp_path: Path, sim: SimulatorThread, sim_env: dict[str, Any]) -> None:
-    strategy = load(
-        tmp_path, RunMode.DRY_RUN, sim_env, {"policy": "follow", "max_leverage": 10, "enforce_min_interval": 0.1}
+def test_live_caps_are_enforced_whatever_the_policy(
+    tmp_path: Path, sim: SimulatorThread, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    strategy = load_live(
+        tmp_path, sim, monkeypatch, {"policy": "follow", "max_leverage": 10, "enforce_min_interval": 0.1}
     )
     strategy.ft_bot_start()
     try:
         strategy.bot_loop_start(current_time=time.time())  # the whitelist is known from here
-        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 10, what="20x brought under the 10x cap")
-        sim.set_leverage("BTCUSDT", 8)  # inside the caps under follow: left alone and followed
+        until(lambda: usdm_leverage(sim, "BTCUSDT") == 10, what="20x brought under the 10x cap")
+        sim.set_leverage("BTCUSDT", 8, account="usdm")  # inside the caps under follow: left alone and followed
         until(lambda: strategy.pmbridge.thread.book.leverage("BTCUSDT") == 8, what="the change")
         time.sleep(0.3)
-        assert sim.state()["leverage"]["UM"]["BTCUSDT"] == 8
+        assert usdm_leverage(sim, "BTCUSDT") == 8
         assert strategy.leverage("BTC/USDT:USDT", time.time(), 1.0, 1.0, 125.0, None, "long") == 8.0
-        sim.set_leverage("BTCUSDT", 50)  # outside: set back inside
-        until(lambda: sim.state()["leverage"]["UM"]["BTCUSDT"] == 10, what="50x brought back under the cap")
+        sim.set_leverage("BTCUSDT", 50, account="usdm")  # outside: set back inside
+        until(lambda: usdm_leverage(sim, "BTCUSDT") == 10, what="50x brought back under the cap")
     finally:
         strategy.ft_bot_cleanup()
 

@@ -11,6 +11,9 @@ before its DCA and stoploss orders: origin ``self``) is left alone until someone
 
 Binance refuses to lower the leverage of an open isolated position (-4161): then pmbridge says so once and waits for
 the position to close (or the leverage to change again) instead of asking every bot loop.
+
+In a dry run nothing is written, as Freqtrade writes nothing then (users try strategies in dry run with their real
+keys): each set-back it would make is said once per exchange value, and not sent.
 """
 
 from __future__ import annotations
@@ -44,9 +47,12 @@ class Enforcer:
         tradeable: Callable[[str], bool],
         say: Callable[[str], None],
         schedule: Callable[..., object],
+        dry_run: bool,
     ) -> None:
-        """``schedule(callback, *args)`` runs a callback on the bridge's loop (``BridgeThread.call_soon``)."""
+        """``schedule(callback, *args)`` runs a callback on the bridge's loop (``BridgeThread.call_soon``);
+        ``dry_run`` says what would be set back instead of setting it."""
         self.settings = settings
+        self.dry_run = dry_run
         self._schedule = schedule
         self._bridge = bridge
         self._target = target
@@ -65,6 +71,8 @@ class Enforcer:
         whether a position was open then. Tried again once either changes."""
         self.given_up: set[str] = set()
         self.set_backs = 0
+        self._not_written: dict[str, tuple[int, int]] = {}
+        """Dry run: per pair, the (exchange value, set-back) last said and not written, so it is said once."""
         self._own: dict[str, bool] = {}
         """Per pair: whether the latest change was this process's own (then it is not set back)."""
 
@@ -105,6 +113,10 @@ class Enforcer:
             del self._blocked[pair]
         wanted = self.wanted(pair, entry.leverage)
         if wanted is None:
+            self._not_written.pop(pair, None)
+            return
+        if self.dry_run:
+            self._say_not_written(pair, entry.leverage, wanted)
             return
         now = time.monotonic()
         window = self._reverts.setdefault(pair, deque())
@@ -123,6 +135,21 @@ class Enforcer:
         self._pending.add(pair)
         asyncio.get_running_loop().create_task(self._set_back(bridge, pair, wanted, delay))
 
+    def _why(self, pair: str) -> str:
+        policy = self.settings.for_pair(pair)[0]
+        return "policy enforce" if policy == "enforce" else "outside the configured min/max leverage"
+
+    def _say_not_written(self, pair: str, current: int, wanted: int) -> None:
+        if self._not_written.get(pair) == (current, wanted):
+            return
+        self._not_written[pair] = (current, wanted)
+        self._say(
+            f"pmbridge dry run: would set {pair} leverage back {current}x -> {wanted}x on the exchange "
+            f"({self._why(pair)}), not written: a dry run never writes to the exchange, so Binance keeps {current}x. "
+            f"Dry-run entries are not affected (leverage() answers as in live trading); to have {wanted}x on the "
+            f"exchange, set it in the app."
+        )
+
     @staticmethod
     def _position_open(bridge: Bridge, pair: str) -> bool:
         found = bridge.book.symbols.exchange_id(pair) if bridge.book.symbols else None
@@ -139,7 +166,7 @@ class Enforcer:
                     return
                 wanted = still
             found = bridge.book.symbols.exchange_id(pair) if bridge.book.symbols else None
-            if found is None:
+            if found is None or self.dry_run:  # check() stops a dry run first; the one write refuses it too
                 return
             unit, exchange_symbol = found
             self._last_attempt[pair] = time.monotonic()
@@ -151,9 +178,7 @@ class Enforcer:
             if before is not None and after is not None and after.seq == before.seq:
                 self._unconfirmed[pair] = after.seq
             self.set_backs += 1
-            policy = self.settings.for_pair(pair)[0]
-            why = "policy enforce" if policy == "enforce" else "outside the configured min/max leverage"
-            self._say(f"pmbridge set {pair} leverage back {old}x -> {wanted}x on the exchange ({why})")
+            self._say(f"pmbridge set {pair} leverage back {old}x -> {wanted}x on the exchange ({self._why(pair)})")
         except ExchangeError as exc:
             entry = bridge.book.get(pair)
             if exc.code == ISOLATED_REDUCTION_REFUSED and entry is not None:

@@ -135,6 +135,8 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
         if settings.account == "pm":
             self._pmbridge_portfolio_notice(mode)
         runtime = FreqtradeRuntime(self, settings, config, live=mode == "live")
+        if runtime.dry_run:
+            log.info("pmbridge: dry run: %s", _dry_run_notice(settings))
         try:
             runtime.start()
         except PMBridgeError as exc:
@@ -198,3 +200,18 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
             if then is not None:
                 wish = then  # what the exchange had at this candle, from the recording
         return max(1.0, min(max(wish, low), high, max_leverage))
+
+
+def _dry_run_notice(settings: FreqtradeSettings) -> str:
+    """The start-up line of a dry run: what would write to the exchange live, and that it will not."""
+    enforced = [pair for pair in settings.pairs if settings.for_pair(pair)[0] == "enforce"]
+    if settings.policy == "enforce":
+        writers = "the enforce policy and the min/max leverage caps"
+    elif enforced:
+        writers = f"the enforce policy ({', '.join(enforced)}) and the min/max leverage caps"
+    else:
+        writers = "the min/max leverage caps"
+    return (
+        f"nothing is written to the exchange (Freqtrade writes nothing in a dry run either): {writers} only say what "
+        "they would set back. leverage() answers as in live trading."
+    )

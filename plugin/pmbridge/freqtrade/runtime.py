@@ -86,7 +86,11 @@ class FreqtradeRuntime:
         self.whitelist: frozenset[str] = frozenset(strategy.config.get("exchange", {}).get("pair_whitelist", ()))
         self.wishes: dict[str, float] = {}
         self._dp = getattr(strategy, "dp", None)
-        self.enforcer = Enforcer(settings, self._bridge, self._target, self._tradeable, self.say, self._call_soon)
+        # As Freqtrade: a dry run never writes to the exchange, whatever the keys allow.
+        self.dry_run = not live or bool(strategy.config.get("dry_run", False))
+        self.enforcer = Enforcer(
+            settings, self._bridge, self._target, self._tradeable, self.say, self._call_soon, dry_run=self.dry_run
+        )
         self.pm = create_plugin_manager(plugins=(StrategyRelay(self), self.enforcer))
         self.thread = BridgeThread(config, self.pm)
         self.reporter = Reporter(
