@@ -303,3 +303,40 @@ def test_isolated_enforce_waits_for_the_position_to_close_instead_of_asking_agai
         calls = assert_like_a_real_bot(sim, answers)
         # Freqtrade's entry and stop, pmbridge's set-back at start, the one refused, the one after the close.
         assert calls["POST /fapi/v1/leverage"] == runtime.tap.recorded + 3 == 5
+
+
+def test_a_restart_reports_an_open_trade_whose_leverage_was_changed_while_the_bot_was_stopped(
+    tmp_path: Path, sim: SimulatorThread, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The bot stops with a trade open at 5x, 10x is set in the app, the bot starts again from its database: the
+    stream's first snapshot is no change to report, so the start-up comparison of open trades with the positions
+    Binance reports says it, once, with the exchange's figures and what to do."""
+    caplog.set_level(logging.INFO)
+    sim.set_price(SYMBOL, PRICE)
+    sim.deposit(-9400, account="usdm")  # 600 USDT left: the cross position has a liquidation price to show
+    sim.set_leverage(SYMBOL, 5, account="usdm")
+    with live_bot(tmp_path, sim, "cross", {"policy": "follow"}) as (bot, _):
+        bot.process()
+        [trade] = open_trades()
+        bot.process()  # its stoploss on the exchange
+        assert (trade.leverage, exchange_leverage(sim), rpc_messages(caplog.records)) == (5, 5, [])
+    sim.set_leverage(SYMBOL, 10, account="usdm")  # in the app, while the bot is stopped
+    with live_bot(tmp_path, sim, "cross", {"policy": "follow"}) as (bot, answers):
+        [message] = process_until(bot, lambda: rpc_messages(caplog.records), "the start-up message")
+        [trade] = open_trades()
+        held = exchange_position(sim)
+        assert held is not None and held["leverage"] == 10
+        assert message == (
+            f"pmbridge: trade #{trade.id} BTC/USDT:USDT is open at 5x in Freqtrade, but at start-up Binance reports "
+            "its position at 10x: the leverage was changed after the trade opened, not by Freqtrade. Binance holds "
+            "long 0.016 at 60,000.1, 10x, margin in use 96 USDT, liquidation price "
+            f"{number(held['liquidation_price'])}. Freqtrade still records trade #{trade.id} (5x, liquidation price "
+            f"{number(trade.liquidation_price)}) and "
+            "sets 5x again before its next stoploss or DCA order on this pair, which returns the position to that "
+            "leverage. To match the trade now, set BTC/USDT:USDT to 5x in the app."
+        )
+        for _ in range(2):
+            bot.process()
+        assert rpc_messages(caplog.records) == [message]  # once
+        assert (trade.leverage, exchange_leverage(sim)) == (5, 10)  # neither rewritten nor set back
+        assert_like_a_real_bot(sim, answers)

@@ -82,26 +82,45 @@ def open_trade_note(change: LeverageChange, trades: Sequence[Any], live: bool, m
     else:
         now = f"Binance applies {change.new}x to any open position on this pair (no position was read back)"
         isolated = margin_mode == "isolated"
+    return f"{now}. {_what_next(trades, change.new, isolated)}. pmbridge never rewrites Freqtrade's trade records"
+
+
+def _what_next(trades: Sequence[Any], exchange: int, isolated: bool) -> str:
+    """What becomes of a position at ``exchange``x that Freqtrade's open trades record at another leverage."""
     entry = int(float(trades[0].leverage or 1))
     recorded = f"Freqtrade still records trade {_records(trades)}"
-    if entry == change.new:
-        then = f"{recorded}: the position is at the leverage the trade was opened with"
-    elif isolated and entry < change.new:
+    if entry == exchange:
+        return f"{recorded}: the position is at the leverage the trade was opened with"
+    if isolated and entry < exchange:
         # Binance refuses to lower an open isolated position's leverage (-4161). Freqtrade would ask before each
         # stoploss and DCA order and drop the order on the refusal; pmbridge's tap holds that request back (tap.py).
         first = trades[0].id
-        then = (
+        return (
             f"{recorded}. Binance does not let an open isolated position's leverage be lowered, so the position keeps "
-            f"{change.new}x until it is closed: pmbridge does not pass on Freqtrade's {entry}x before its stoploss and "
+            f"{exchange}x until it is closed: pmbridge does not pass on Freqtrade's {entry}x before its stoploss and "
             f"DCA orders (Binance would refuse it, and Freqtrade would then drop the order, leaving the trade without "
             f"its stop). To trade at {entry}x again, close the trade (/forceexit {first})"
         )
-    else:
-        then = (
-            f"{recorded} and sets {entry}x again before its next stoploss or DCA order on this pair, which returns "
-            "the position to that leverage"
-        )
-    return f"{now}. {then}. pmbridge never rewrites Freqtrade's trade records"
+    return (
+        f"{recorded} and sets {entry}x again before its next stoploss or DCA order on this pair, which returns "
+        "the position to that leverage"
+    )
+
+
+def leverage_at_start(trade: Any, position: Position) -> str | None:
+    """At start-up: an open trade whose position Binance reports at another leverage than the trade's, else None."""
+    entry, exchange = int(float(trade.leverage or 1)), position.leverage
+    if exchange is None or exchange == entry:
+        return None
+    isolated = position.margin_type == "isolated"
+    text = (
+        f"pmbridge: trade #{trade.id} {trade.pair} is open at {entry}x in Freqtrade, but at start-up Binance reports "
+        f"its position at {exchange}x: the leverage was changed after the trade opened, not by Freqtrade. Binance "
+        f"holds {describe(position)}. {_what_next([trade], exchange, isolated)}."
+    )
+    if not (isolated and entry < exchange):  # Binance lets it be set back now
+        text += f" To match the trade now, set {trade.pair} to {entry}x in the app."
+    return text
 
 
 def own_write(change: LeverageChange) -> str:

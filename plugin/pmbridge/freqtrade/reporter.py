@@ -124,6 +124,18 @@ class Reporter:
                 log.debug("could not store the exchange's figures on trade %s", trade.id, exc_info=True)
 
     # -- audit -------------------------------------------------------------------------------------------------
+    def at_start(self, positions: Sequence[Position]) -> None:
+        """Once, when the exchange is first known: open trades (from before a restart) whose position Binance now
+        reports at another leverage. Live only; a trade without a position is the drift check's to report."""
+        if not self.live:
+            return
+        held = {(p.symbol, p.direction): p for p in positions}
+        for trade in open_trades(None):
+            position = held.get((str(trade.pair), "short" if trade.is_short else "long"))
+            text = None if position is None else messages.leverage_at_start(trade, position)
+            if text is not None:
+                self._send(text, logging.WARNING)
+
     def audit(self, positions: Sequence[Position]) -> None:
         """Trades against positions, live only (a dry-run trade has no position on the exchange)."""
         if self.live:

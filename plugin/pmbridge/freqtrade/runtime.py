@@ -85,6 +85,8 @@ class FreqtradeRuntime:
         self.dropped = 0
         self.whitelist: frozenset[str] = frozenset(strategy.config.get("exchange", {}).get("pair_whitelist", ()))
         self.wishes: dict[str, float] = {}
+        self.trades_checked_at_start = False
+        """Whether the open trades were compared with the exchange's first reading (``Reporter.at_start``)."""
         self._dp = getattr(strategy, "dp", None)
         # As Freqtrade: a dry run never writes to the exchange, whatever the keys allow.
         self.dry_run = not live or bool(strategy.config.get("dry_run", False))
@@ -175,7 +177,11 @@ class FreqtradeRuntime:
         if self.thread.ready and self.thread.failure is None and bridge is not None:
             for pair in self.whitelist:  # a snapshot or a new pair may need setting back, not only events
                 self.thread.call_soon(self.enforcer.check, pair)
-            self.reporter.audit(bridge.positions.open_positions())
+            positions = bridge.positions.open_positions()
+            if not self.trades_checked_at_start:
+                self.trades_checked_at_start = True
+                self.reporter.at_start(positions)
+            self.reporter.audit(positions)
 
     def _next_entry(self, pair: str) -> float:
         return self.leverage_for(pair, self.wishes.get(pair, 1.0), 1e9, None, record=False)
