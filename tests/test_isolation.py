@@ -131,6 +131,54 @@ def test_a_stuck_plugin_is_detached_and_the_others_carry_on(position: str) -> No
     assert pm.stop_dispatch() == []
 
 
+def test_a_plugin_stuck_inside_a_run_gets_the_rest_of_the_run_in_order() -> None:
+    """Notifications that wait together reach each plugin as one run: a plugin stuck half-way through its run is
+    detached with what is left of the run, and the others get the whole run and what follows, once each."""
+    blocking, before, after = Blocking(), Stamped(), Stamped()
+    pm = dispatching(before, blocking, after)
+    dispatcher = pm.dispatcher
+    assert dispatcher is not None
+    with dispatcher._lock:  # the worker waits: all 40 are queued before it takes any, so they form runs
+        announce(pm, range(1, 41))
+    assert blocking.entered.wait(5)
+    announce(pm, range(41, 61))
+    assert pm.flush(5, include_detached=False)
+    for plugin in (before, after):
+        assert [v for v, _ in plugin.seen] == list(range(1, 61))
+    blocking.release.set()
+    assert pm.flush(5)
+    assert blocking.seen == list(range(1, 61)), "the stuck call's run continues on its lane, nothing twice"
+    assert pm.stop_dispatch() == []
+
+
+def test_an_idle_hook_thread_and_its_watchdog_sleep() -> None:
+    """No wake-ups while nothing is announced: the watchdog samples only while a hook call is in progress."""
+    stamped = Stamped()
+    pm = dispatching(stamped)
+    dispatcher = pm.dispatcher
+    assert dispatcher is not None
+    samples = 0
+    sample = dispatcher._sample
+
+    def counting() -> tuple[int, int, str | None, int]:
+        nonlocal samples
+        samples += 1
+        return sample()
+
+    dispatcher._sample = counting  # type: ignore[method-assign]
+    announce(pm, range(1, 4))
+    assert pm.flush(5)
+    time.sleep(BUDGET)  # the watchdog's first sample finds the worker idle and parks
+    parked_at = samples
+    time.sleep(BUDGET * 5)  # 25 ticks if it kept ticking
+    assert samples == parked_at, f"the watchdog sampled {samples - parked_at} times while nothing happened"
+    assert dispatcher._watch_parked and dispatcher._sleeping
+    announce(pm, range(4, 6))
+    assert pm.flush(5)
+    assert [v for v, _ in stamped.seen] == list(range(1, 6))
+    assert pm.stop_dispatch() == []
+
+
 def test_a_slow_plugin_is_detached_before_the_backlog_grows() -> None:
     slow, fast = Slow(0.03), Stamped()
     pm = dispatching(slow, fast)

@@ -18,9 +18,10 @@ dropped, counted and logged once (a plugin stuck for good must not grow memory w
 Idle costs nothing: the worker sleeps on a lock until a notification arrives, and the watchdog sleeps on another
 until the worker starts a call (it parks again at its first sample that finds the worker idle), so a bridge with
 nothing to announce never wakes either thread. The thread that notifies pays one ``deque.append``, plus one lock
-release when the worker sleeps: a wake-up, nothing more. The worker pays a lock release and acquire per plugin
-call, which is what lets the watchdog take over a notification half-way through: every remaining call is made by
-exactly one thread.
+release when the worker sleeps: a wake-up, nothing more. The worker hands each plugin the notifications of one hook
+that are waiting (a *run*, usually one) in one go, and pays a lock release and acquire per plugin and run: that is
+what lets the watchdog take over half-way through, with every remaining call made by exactly one thread. Each plugin
+still sees every notification in order; between plugins there never was an order to keep.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ import logging
 import threading
 import time
 from collections import Counter, deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from operator import length_hint
 from typing import TYPE_CHECKING, Any, Final
 
 from .native import name_this_thread
@@ -45,6 +47,7 @@ Impl = tuple[str, Callable[..., Any], bool]
 _STOP: Final = object()
 _SLOW_WINDOW: Final = 10  # samples: 2 x budget
 _SLOW_SHARE: Final = 0.5
+_RUN: Final = 64  # notifications of one hook handed to each plugin in one go
 
 
 class _Lane:
@@ -124,10 +127,12 @@ class Dispatcher:
         self._worker: threading.Thread | None = None
         # What the current worker is doing, written by that worker only, read by the watchdog.
         self._generation = 0
-        self._item_no = 0
+        self._run_no = 0
         self._calling: str | None = None
+        self._impl: Impl | None = None
+        self._it: Iterator[object] = iter(())
         self._todo: list[Impl] = []
-        self._current: tuple[str, object] | None = None
+        self._current: tuple[str, list[object]] | None = None
         self._watchdog = threading.Thread(target=self._watch, name="pmbridge-hooks-watchdog", daemon=True)
         self._spawn_worker(None)
         self._watchdog.start()
@@ -140,9 +145,14 @@ class Dispatcher:
             _signal(self._wake)
 
     # -- the worker ------------------------------------------------------------------------------------------------
-    # The worker holds ``_lock`` except while it waits for the queue and while a plugin runs, so the watchdog, which
-    # takes it to detach, always finds the worker idle or inside one call: never half-way through its bookkeeping.
-    def _spawn_worker(self, resume: tuple[str, object, list[Impl]] | None) -> None:
+    # The worker takes a run of notifications of one hook (up to _RUN) and calls each plugin for the whole run, then
+    # the next plugin. It holds ``_lock`` except while it waits for the queue and while one plugin works through the
+    # run, so the watchdog, which takes the lock to detach, finds it idle or inside a plugin's run: never half-way
+    # through its bookkeeping. Inside a run the worker and the watchdog share one iterator over the notifications:
+    # each ``next`` is atomic, so when the watchdog takes what is left (``list(it)``) every notification goes to
+    # exactly one of them, and the watchdog reads the progress from the iterator itself (``length_hint``): a call
+    # costs the worker nothing but the call.
+    def _spawn_worker(self, resume: tuple[str, list[object], list[Impl]] | None) -> None:
         generation = self._generation
         thread = threading.Thread(
             target=self._work, args=(generation, resume), name=f"pmbridge-hooks-{generation}", daemon=True
@@ -151,7 +161,7 @@ class Dispatcher:
         self._worker = thread
         thread.start()
 
-    def _work(self, generation: int, resume: tuple[str, object, list[Impl]] | None) -> None:  # noqa: PLR0915
+    def _work(self, generation: int, resume: tuple[str, list[object], list[Impl]] | None) -> None:  # noqa: PLR0915
         # One function on purpose: this loop is the hot path of every notification (no call per plugin but its own).
         name_this_thread("pmbridge-hooks")
         lock = self._lock
@@ -188,34 +198,48 @@ class Dispatcher:
                     continue
                 if self._requests:
                     self._detach_requested()
-                hook, arg = item
+                hook = item[0]
+                run = [item[1]]
+                while queue and len(run) < _RUN:  # the same hook's next notifications, up to a marker
+                    following = queue[0]
+                    if type(following) is not tuple or following[0] != hook:
+                        break
+                    run.append(popleft()[1])
                 todo = list(cache.get(hook) or reversed_of(hook))  # reversed: pop() takes from the end
-                self._current = item
-                self._todo = todo
-                self._item_no += 1
             else:
-                hook, arg, todo = pending
+                hook, run, todo = pending
                 pending = None
-                self._current = (hook, arg)
-                self._todo = todo
-            lanes = self.lanes  # changes only between items, or with the generation
+            self._current = (hook, run)
+            self._todo = todo
+            lanes = self.lanes  # changes only between runs, or with the generation
             while todo:
-                name, function, takes_arg = todo.pop()
+                impl = todo.pop()
+                name, function, takes_arg = impl
                 if lanes and name in lanes:
-                    lanes[name].put((hook, function, takes_arg, arg))
+                    lane = lanes[name]
+                    for arg in run:
+                        lane.put((hook, function, takes_arg, arg))
                     continue
+                it = self._it = iter(run)
+                self._impl = impl
                 self._calling = name
+                self._run_no += 1
                 if self._watch_parked:  # after setting _calling: the watchdog re-reads it before it parks
                     self._watch_parked = False
                     _signal(watch_wake)
                 release()
-                try:
-                    if takes_arg:
-                        function(arg)
-                    else:
-                        function()
-                except Exception:
-                    failed(name, hook)
+                if takes_arg:
+                    for arg in it:
+                        try:
+                            function(arg)
+                        except Exception:
+                            failed(name, hook)
+                else:
+                    for _arg in it:
+                        try:
+                            function()
+                        except Exception:
+                            failed(name, hook)
                 acquire()
                 if self._generation != generation:  # replaced while in that call: serve its lane, then end
                     lane = self._stuck_lanes.pop(generation)
@@ -257,14 +281,14 @@ class Dispatcher:
 
     def _watch_call(self) -> None:
         """Sample every ``tick`` until a sample finds the worker idle; detach a stuck or slow plugin."""
-        last: tuple[int, int, str | None] = (self._generation, self._item_no, self._calling)
+        last = self._sample()
         since = time.monotonic()
         seen: deque[str | None] = deque(maxlen=_SLOW_WINDOW)
         while not self._finished.wait(self.tick):
-            sample = (self._generation, self._item_no, self._calling)
+            sample = self._sample()
             now = time.monotonic()
             calling = sample[2]
-            waiting = bool(self._queue)
+            waiting = bool(self._queue) or sample[3] > 0
             if calling is None and not waiting:
                 return  # idle: park
             seen.append(calling if calling is not None and waiting else None)
@@ -272,7 +296,7 @@ class Dispatcher:
                 last, since = sample, now
             elif now - since >= self.budget:
                 self._detach_stuck(sample, now - since)
-                last, since = (-1, -1, None), now
+                last, since = (-1, -1, None, -1), now
                 seen.clear()
                 continue
             if len(seen) == _SLOW_WINDOW and calling is not None:
@@ -289,18 +313,26 @@ class Dispatcher:
                     self._requests = {*self._requests, calling}
                     seen.clear()
 
-    def _detach_stuck(self, sample: tuple[int, int, str | None], stuck_for: float) -> None:
-        generation, _item_no, plugin = sample
-        with self._lock:  # the worker is inside a call (or idle): its state cannot move under us
-            if plugin is None or (self._generation, self._item_no, self._calling) != sample:
+    def _sample(self) -> tuple[int, int, str | None, int]:
+        """What the worker is doing: its generation, which plugin run, the plugin, notifications left in the run.
+        Unchanged between two samples: one call has been running all along."""
+        return (self._generation, self._run_no, self._calling, length_hint(self._it))
+
+    def _detach_stuck(self, sample: tuple[int, int, str | None, int], stuck_for: float) -> None:
+        generation, plugin = sample[0], sample[2]
+        with self._lock:  # the worker is inside a plugin's run (or idle): its bookkeeping cannot move under us
+            impl, current = self._impl, self._current
+            if plugin is None or impl is None or current is None or self._sample() != sample:
                 return
+            left = list(self._it)  # taken at once: the worker cannot start another call of this run
             lane = self._stuck_lanes[generation] = self._new_lane(plugin, "stuck")
+            hook, function, takes_arg = current[0], impl[1], impl[2]
+            for arg in left:
+                lane.put((hook, function, takes_arg, arg))
             lane.thread = self._worker  # the stuck thread serves the lane once (if ever) its call returns
             self._generation = generation + 1
-            current, rest = self._current, self._todo
-            self._todo = []
-            resume = None if current is None else (current[0], current[1], rest)
-            self._spawn_worker(resume)
+            rest, self._todo = self._todo, []
+            self._spawn_worker((hook, current[1], rest))
         log.warning(
             "plugin %r has been inside one hook call for %.2f s (budget %.2f s): it now runs on its own thread and "
             "gets its notifications there, in order; the stream and the other plugins carry on. A hook must "
