@@ -16,7 +16,8 @@ from ..manager import create_plugin_manager
 
 def _add_plugins(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "examples:\n  pmbridge plugins\n  PMBRIDGE_BLOCK_PLUGINS=pmbridge.builtin.logger pmbridge plugins --json"
+        "examples:\n  pmbridge plugins\n  PMBRIDGE_BLOCK_PLUGINS=pmbridge.builtin.logger pmbridge plugins --json\n\n"
+        "exit codes: 0 listed; 1 a plugin could not be loaded (the message names it and says why)."
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per plugin")
 
@@ -38,11 +39,11 @@ def _run_plugins(args: argparse.Namespace) -> int:
 
 def _add_decode(parser: argparse.ArgumentParser) -> None:
     parser.epilog = (
-        "Reads one frame per line and prints the decoded event (or the error) as one JSON line each.\n"
-        "exit code: 0 if every frame decoded, 1 if any did not.\n\n"
+        "Reads one frame per line and prints the decoded event (or the error) as one JSON line each.\n\n"
         "examples:\n"
         '  echo \'{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ac":{"s":"BTCUSDT","l":25}}\' | pmbridge decode\n'
-        "  pmbridge decode frames.jsonl"
+        "  pmbridge decode frames.jsonl\n\n"
+        "exit codes: 0 every frame decoded; 1 any did not; 130 (Ctrl-C) or 143 (SIGTERM) interrupted."
     )
     parser.add_argument(
         "file",
@@ -66,7 +67,7 @@ def _run_decode(args: argparse.Namespace) -> int:
             failed = True
             out = {"error": type(exc).__name__, "field": exc.field, "message": str(exc)}
         else:
-            out = {"type": type(event).__name__, **asdict(event, filter=lambda a, _v: a.name != "raw")}
+            out = {"type": type(event).__name__, **asdict(event, filter=lambda a, _v: a.name != "frame")}
             if isinstance(event, OtherEvent):
                 out["type"] = event.event_type
         print(orjson.dumps(out).decode(), flush=True)
