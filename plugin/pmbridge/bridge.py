@@ -66,6 +66,7 @@ class Bridge:
         self.stop_reason: str | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._stopped = asyncio.Event()
+        self._unloading: asyncio.Future[None] | None = None
 
     @property
     def available(self) -> bool:
@@ -83,8 +84,12 @@ class Bridge:
             await self.stop(f"fatal: {exc}")
             raise SetupFailed(str(exc)) from None
         except ExchangeError as exc:
+            if self.stop_reason is not None:  # stop() closed the REST client under the retries: not a failure
+                raise self._stopped_during_start() from None
             await self.stop(f"could not load markets: {exc}")
             raise SetupFailed(f"could not load markets: {exc}") from None
+        if self.stop_reason is not None:  # stop() ran while the markets loaded: start nothing more
+            raise self._stopped_during_start()
         # ccxt's import leaves ~200k long-lived objects: keep full collections from walking them (30-150 ms spikes).
         gc.collect()
         gc.freeze()
@@ -105,14 +110,19 @@ class Bridge:
         fatal = asyncio.create_task(coordinator.wait_fatal())
         ready = asyncio.create_task(coordinator.ready.wait())
         stopped = asyncio.create_task(self._stopped.wait())  # Ctrl-C during start-up must not wait out the timeout
-        done, _ = await asyncio.wait(
-            {fatal, ready, stopped}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED
-        )
-        ready.cancel()
-        stopped.cancel()
-        if self._stopped.is_set():
+        try:
+            done, _ = await asyncio.wait(
+                {fatal, ready, stopped}, timeout=ready_timeout, return_when=asyncio.FIRST_COMPLETED
+            )
+        except asyncio.CancelledError:  # the host gave up on start(): no waiter outlives it
             fatal.cancel()
-            raise SetupFailed(f"stopped during start-up ({self.stop_reason})")
+            raise
+        finally:
+            ready.cancel()
+            stopped.cancel()
+        if self.stop_reason is not None:
+            fatal.cancel()
+            raise self._stopped_during_start()
         if fatal in done:
             reason = fatal.result()
             await self.stop(f"fatal: {reason}")
@@ -125,6 +135,9 @@ class Bridge:
                 "did not answer; check connectivity and try again"
             )
         self._tasks.append(asyncio.create_task(self._watch_fatal(coordinator), name="pmbridge-fatal"))
+
+    def _stopped_during_start(self) -> SetupFailed:
+        return SetupFailed(f"stopped during start-up ({self.stop_reason})")
 
     async def _run_stream(self, coordinator: Coordinator) -> None:
         try:
@@ -146,18 +159,21 @@ class Bridge:
         return self.stop_reason or "stopped"
 
     async def stop(self, reason: str = "requested") -> None:
-        """Unload: stop every task, close the sockets and the REST session, call ``pmbridge_shutdown`` once."""
-        if self._stopped.is_set():
-            return
-        self.stop_reason = reason
-        current = asyncio.current_task()
+        """Unload: stop every task, close the sockets and the REST session, call ``pmbridge_shutdown`` once.
+
+        Every call waits for the one unload, whose reason is the first caller's. The unload runs as a task of its
+        own: a caller cancelled meanwhile (a second Ctrl-C, a host giving up) leaves it to finish for the others."""
+        if self._unloading is None:
+            self.stop_reason = reason
+            self._unloading = asyncio.ensure_future(self._unload(reason))
+        await asyncio.shield(self._unloading)
+
+    async def _unload(self, reason: str) -> None:
         for task in self._tasks:
-            if task is not current:
-                task.cancel()
+            task.cancel()
         for task in self._tasks:
-            if task is not current:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         if self.coordinator is not None:
             await self.coordinator.close()
             if self.config.close_listen_key_on_stop:

@@ -22,7 +22,7 @@ from attrs import evolve
 from .book import LeverageBook, PositionBook
 from .config import BridgeConfig
 from .const import Source, Unit
-from .errors import AuthenticationFailed, DecodeError, ExchangeError, UnknownEventError
+from .errors import AuthenticationFailed, ClientClosed, DecodeError, ExchangeError, UnknownEventError
 from .events import AccountConfigUpdate, AccountUpdate, ListenKeyExpired, OrderUpdate, decode
 from .lograte import LogRate
 from .manager import PluginManager
@@ -242,6 +242,8 @@ class Coordinator:
                 await self.resync(trigger)
             except AuthenticationFailed as exc:
                 self.fail(str(exc))
+                return
+            except ClientClosed:  # the bridge is stopping: no snapshot can be taken any more
                 return
             except ExchangeError as exc:  # retryable errors were already retried inside rest
                 delay = self._backoff.next()

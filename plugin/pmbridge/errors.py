@@ -87,5 +87,10 @@ class ExchangeUnavailable(ExchangeError):
     retryable = True
 
 
+class ClientClosed(ExchangeError):
+    """The REST client was closed (the bridge is stopping) before or while a call ran. Final: a retry loop that meets
+    it ends, since nothing can be sent any more; start a new bridge to connect again."""
+
+
 class RequestRejected(ExchangeError):
     """Any other Binance error (-4028 invalid leverage, -1121 invalid symbol...): the request itself is wrong."""

@@ -3,12 +3,14 @@
 Every call goes through ``RestClient.call``: ccxt's exception is classified into a typed ``ExchangeError`` by the
 Binance code (ccxt maps classes by host, so the class alone is not reliable), and retryable failures are retried by
 the one ``Backoff`` schedule: 429 and 418 honour ``Retry-After``, -1021 re-measures the clock, 5xx and network errors
-back off forever. Authentication failures and rejected requests are raised at once.
+back off forever. Authentication failures and rejected requests are raised at once. Once ``close()`` is called no
+call is sent or retried any more (``ClientClosed``), and a wait before a retry ends at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -19,6 +21,7 @@ from .config import BridgeConfig
 from .const import AccountType, Unit
 from .errors import (
     AuthenticationFailed,
+    ClientClosed,
     ClockSkew,
     ExchangeError,
     ExchangeUnavailable,
@@ -104,6 +107,7 @@ class RestClient:
         self.exchange: Any = None
         self._backoff = Backoff(config.backoff_initial, config.backoff_max)
         self._secrets = (config.api_key, config.api_secret)
+        self._closed = asyncio.Event()
 
     def _settings(self) -> dict[str, Any]:
         import ccxt.async_support as ccxt  # noqa: PLC0415 - 0.7 s and 200k objects: only when a bridge starts
@@ -139,6 +143,8 @@ class RestClient:
         return SymbolMap.from_ccxt_markets(markets)
 
     async def close(self) -> None:
+        """Close the session: a call in flight fails at once, a retry waiting ends, and no call is sent again."""
+        self._closed.set()
         if self.exchange is not None:
             await self.exchange.close()
 
@@ -146,10 +152,14 @@ class RestClient:
     async def call(self, what: str, method: Callable[..., Awaitable[T]], *args: Any, retry: bool = True) -> T:
         """Run one ccxt call, classified, retried while retryable (and ``retry``)."""
         while True:
+            if self._closed.is_set():
+                raise ClientClosed(f"{what}: not sent, the connection to the exchange is closed (the bridge stopped)")
             self.calls += 1
             try:
                 result = await method(*args)
             except Exception as exc:  # ccxt raises its own tree plus aiohttp/asyncio errors underneath
+                if self._closed.is_set():  # ccxt reports its own closed session as a retryable network error
+                    raise ClientClosed(f"{what}: abandoned, the bridge stopped while it ran") from None
                 error = self._classify(what, exc)
                 if not (retry and error.retryable):
                     raise error from None
@@ -170,7 +180,9 @@ class RestClient:
         else:
             delay = self._backoff.next()
             log.warning("%s; retrying in %.1f s", error, delay)
-        await asyncio.sleep(delay)
+        if delay > 0:
+            with contextlib.suppress(TimeoutError):  # close() ends the wait: the next turn raises ClientClosed
+                await asyncio.wait_for(self._closed.wait(), delay)
 
     async def _resync_clock(self) -> None:
         try:

@@ -21,7 +21,7 @@ from typing import Final
 import aiohttp
 
 from .config import BridgeConfig
-from .errors import AuthenticationFailed, ExchangeError, ListenKeyGone
+from .errors import AuthenticationFailed, ClientClosed, ExchangeError, ListenKeyGone
 from .redact import scrub
 from .rest import RestClient, stream_url
 from .retry import Backoff
@@ -81,6 +81,8 @@ class UserStream:
                     delay = 0.0
                 except AuthenticationFailed as exc:
                     raise StreamFatal(str(exc)) from None
+                except ClientClosed:  # the bridge is stopping: there is no key to connect with any more
+                    return
                 except (TimeoutError, ExchangeError, aiohttp.ClientError, OSError) as exc:
                     reason = _describe(exc)
                     delay = self._backoff.next()
@@ -154,6 +156,8 @@ class UserStream:
                     except ListenKeyGone:
                         self.key_renewals += 1
                         return "the listenKey expired (-1125 on keepalive); getting a new one"
+                    except ClientClosed:
+                        raise
                     except ExchangeError as exc:
                         log.warning("listenKey keepalive failed (%s); trying again shortly", exc)
                         next_keepalive = now + min(60.0, self.config.scaled(self.config.keepalive_interval) / 4)
