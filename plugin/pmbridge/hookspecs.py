@@ -119,7 +119,9 @@ def pmbridge_reconciled(report: ReconcileReport) -> None:
     Fired after every resync: on connect and reconnect, at the fixed reconcile cadence, and on demand. The changes
     it found have already been announced through the change hooks.
 
-    :param report: trigger, REST calls made, symbols seen, duration, the drift found and events kept over it.
+    :param report: trigger, REST calls made, symbols seen, duration, the drift found and events kept over it. The
+        first snapshot (``report.first``) loads the book from nothing: its ``changes`` are the entries loaded, and
+        ``report.drift`` is False.
     """
 
 

@@ -163,8 +163,10 @@ class StreamStateChange:
 class ReconcileReport:
     """One REST snapshot compared with the book.
 
-    ``changes`` is the drift found (source ``snapshot`` on the first fill, ``reconcile`` afterwards); ``kept_newer``
-    counts entries where an event received after the snapshot was requested was kept over the snapshot's value.
+    ``changes`` is what the snapshot set in the book: on the first one (``source`` ``snapshot``, ``first``) every
+    entry it loaded, which is no drift, since nothing was known before; afterwards (``reconcile``) the drift found.
+    ``kept_newer`` counts entries where an event received after the snapshot was requested was kept over the
+    snapshot's value.
     """
 
     source: Source
@@ -181,8 +183,20 @@ class ReconcileReport:
     """Open positions after the snapshot."""
 
     @property
+    def first(self) -> bool:
+        """The first snapshot after start: it fills an empty book (``changes`` are the entries loaded)."""
+        return self.source == "snapshot"
+
+    @property
+    def drifted(self) -> int:
+        """Values and positions this snapshot had to correct; 0 on the first, which had nothing to correct."""
+        if self.first:
+            return 0
+        return len(self.changes) + sum(c.source == "reconcile" for c in self.position_changes)
+
+    @property
     def drift(self) -> bool:
-        return bool(self.changes) or any(c.source == "reconcile" for c in self.position_changes)
+        return self.drifted > 0
 
 
 @frozen(slots=True)

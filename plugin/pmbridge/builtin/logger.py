@@ -37,15 +37,24 @@ def pmbridge_stream_state_changed(change: StreamStateChange) -> None:
 
 @hookimpl(trylast=True)
 def pmbridge_reconciled(report: ReconcileReport) -> None:
-    level = logging.INFO if report.drift else logging.DEBUG
+    if report.first:  # it filled an empty book: nothing could have drifted yet
+        log.info(
+            "first snapshot (%s): %d symbols, %d entries loaded, %d REST calls, %.0f ms",
+            report.trigger,
+            report.symbols,
+            len(report.changes),
+            report.rest_calls,
+            report.duration_s * 1000,
+        )
+        return
     log.log(
-        level,
+        logging.INFO if report.drift else logging.DEBUG,
         "reconciled (%s): %d symbols, %d REST calls, %.0f ms, %d drifted, %d kept newer",
         report.trigger,
         report.symbols,
         report.rest_calls,
         report.duration_s * 1000,
-        len(report.changes),
+        report.drifted,
         report.kept_newer,
     )
 

@@ -115,9 +115,9 @@ class Printer:
     def pmbridge_reconciled(self, report: ReconcileReport) -> None:
         if self.json_lines:
             return  # its changes were printed one by one already
-        if report.trigger != "connect" or report.drift:
-            drifted = len(report.changes) + sum(c.source == "reconcile" for c in report.position_changes)
-            self.line(
-                f"reconciled ({report.trigger}): {report.symbols} symbols, {report.positions} open positions, "
-                f"{report.rest_calls} REST calls, {drifted} drifted, {report.duration_s * 1000:.0f} ms"
-            )
+        counts = f"{report.symbols} symbols, {report.positions} open positions, {report.rest_calls} REST calls"
+        took = f"{report.duration_s * 1000:.0f} ms"
+        if report.first:  # it filled an empty book: nothing could have drifted yet
+            self.line(f"first snapshot ({report.trigger}): {counts}, {len(report.changes)} entries loaded, {took}")
+        elif report.trigger != "connect" or report.drift:
+            self.line(f"reconciled ({report.trigger}): {counts}, {report.drifted} drifted, {took}")
