@@ -429,12 +429,41 @@ def test_a_file_that_is_no_recording_is_refused_with_what_to_do(
 ) -> None:
     path = write(tmp_path / "frames.jsonl", '{"e":"ACCOUNT_CONFIG_UPDATE","E":1,"ac":{"s":"BTCUSDT","l":25}}')
     assert command(replay, str(path), "--speed", "0") == 1
-    assert "is not a pmbridge recording: its first line must be the header" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "is not a pmbridge recording: it holds raw user-stream frames without a recording's header" in err
+    assert "`pmbridge decode FILE` reads those" in err and "Record one with `pmbridge record FILE`" in err
     newer = write(tmp_path / "newer.jsonl", json.dumps({"pmbridge_recording": 2, "account": "pm", "started": T0}))
     assert command(replay, str(newer), "--speed", "0") == 1
     assert "recording format 2 is not one this pmbridge reads" in capsys.readouterr().err
     with pytest.raises(RecordingError, match="cannot open the recording"):
         LeverageTimeline.from_recording(tmp_path / "missing.jsonl")
+
+
+def test_replay_says_what_an_empty_file_or_watch_output_is_and_what_a_recording_is(
+    recorded: Recorded, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    recording_is = (
+        "A recording is the file `pmbridge record FILE` writes: JSON lines, the header "
+        '{"pmbridge_recording": 1, ...} first, then the markets, the raw user-stream frames and the snapshots. '
+        "Record one with `pmbridge record FILE`, then replay that file"
+    )
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n")
+    assert command(replay, str(empty), "--speed", "0") == 1
+    err = capsys.readouterr().err
+    assert f"pmbridge replay: {str(empty)!r} is not a pmbridge recording: it is empty. {recording_is}" in err
+    assert "replayed" not in err  # it used to report "0 frames and 0 snapshots replayed" and exit 0
+    # What `pmbridge watch --json` (here `record --json`, the same printer) wrote, fed to replay by mistake.
+    watched = write(tmp_path / "watch.jsonl", *(json.dumps(line) for line in recorded.live))
+    assert command(replay, str(watched), "--speed", "0") == 1
+    err = capsys.readouterr().err
+    first_kind = recorded.live[0]["kind"]
+    assert (
+        f"is not a pmbridge recording: it is what `pmbridge watch --json` prints (its first line is a {first_kind!r}"
+        in err
+    )
+    assert recording_is in err
+    assert "'t' must be" not in err and "replayed" not in err
 
 
 def test_timeline_follows_the_books_order_rules(tmp_path: Path) -> None:

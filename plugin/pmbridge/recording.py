@@ -120,23 +120,55 @@ def read_recording(path: str | Path) -> Iterator[tuple[int, Record | BadLine]]:
                 record = parse_line(raw)
             except InvalidLine as exc:
                 if first:
-                    raise _not_a_recording(path, f"{exc}") from None
+                    raise _not_a_recording(path, _what_it_is(raw, exc)) from None
                 yield number, BadLine(number, f"line {number}: {exc}; line skipped")
                 continue
             if first and not isinstance(record, Header):
-                raise _not_a_recording(path, "it is a record, not the header")
+                raise _not_a_recording(path, _what_it_is(raw, None))
             if isinstance(record, Header) and not first:
                 yield number, BadLine(number, f"line {number}: a second recording header; line skipped")
                 continue
             first = False
             yield number, record
+    if first:
+        raise _not_a_recording(path, "it is empty")
 
 
-def _not_a_recording(path: str | Path, why: str) -> RecordingError:
-    return RecordingError(
-        f"{str(path)!r} is not a pmbridge recording: its first line must be the header "
-        f'{{"pmbridge_recording": {FORMAT_VERSION}, ...}} ({why}); make one with pmbridge record'
-    )
+WHAT_A_RECORDING_IS: Final = (
+    "A recording is the file `pmbridge record FILE` writes: JSON lines, the header "
+    f'{{"pmbridge_recording": {FORMAT_VERSION}, ...}} first, then the markets, the raw user-stream frames and the '
+    "snapshots. Record one with `pmbridge record FILE`, then replay that file"
+)
+_PRINTED_KINDS: Final = frozenset({"leverage", "position", "multi_assets", "dual_side_position", "stream"})
+
+
+def _not_a_recording(path: str | Path, what_it_is: str) -> RecordingError:
+    return RecordingError(f"{str(path)!r} is not a pmbridge recording: {what_it_is}. {WHAT_A_RECORDING_IS}")
+
+
+def _what_it_is(first_line: bytes, invalid: InvalidLine | None) -> str:
+    """What the first line says the file is: another command's output is named, so the user knows what they have."""
+    try:
+        data = orjson.loads(first_line)
+    except orjson.JSONDecodeError:
+        return f"its first line is {invalid}" if invalid else "its first line is not JSON"
+    kind = data.get("kind") if isinstance(data, dict) else None
+    if kind == "demo":
+        return "it is what `pmbridge demo --json` prints"
+    if kind in _PRINTED_KINDS:
+        return (
+            f"it is what `pmbridge watch --json` prints (its first line is a {kind!r} line), the changes as pmbridge "
+            "understood them, not the stream they came from"
+        )
+    if isinstance(data, dict) and {"drift", "changes"} <= data.keys():
+        return "it is the report `pmbridge reconcile --json` prints"
+    if isinstance(data, dict) and {"checks", "diagnostics"} <= data.keys():
+        return "it is the report `pmbridge doctor --json` prints"
+    if isinstance(data, dict) and "e" in data:
+        return "it holds raw user-stream frames without a recording's header (`pmbridge decode FILE` reads those)"
+    if invalid is None:
+        return "it starts with a record, not with the header (the beginning of the file is missing)"
+    return f"its first line is not the header ({invalid})"
 
 
 def parse_line(raw: bytes | str) -> Record:
