@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import argparse
+import io
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pmbridge.cli import commands
+from pmbridge.cli.exits import RUN_UNTIL_STOPPED
+from pmbridge.cli.output import Printer
+from pmbridge.models import LeverageChange, ReconcileReport
 
 from .helpers import SimProcess, simulator_process
 
@@ -221,3 +229,96 @@ def test_plugins_command_lists_builtins() -> None:
     result = pmbridge("plugins", "--json")
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert [row["name"] for row in rows] == ["pmbridge.builtin.logger", "pmbridge.builtin.policy"]
+
+
+def test_demo_to_a_file_writes_every_line_whole(tmp_path: Path) -> None:
+    """`pmbridge demo > out.txt 2>&1`: no live table, a transcript whose lines never run together."""
+    out = tmp_path / "out.txt"
+    with out.open("w") as file:
+        result = subprocess.run(
+            [str(BIN / "pmbridge"), "demo"], stdout=file, stderr=subprocess.STDOUT, timeout=120, check=False
+        )
+    text = out.read_text()
+    assert result.returncode == 0, text
+    lines = text.splitlines()
+    steps = [line for line in lines if line[:2] in {f"{n}." for n in range(1, 9)}]
+    assert [step[:2] for step in steps] == [f"{n}." for n in range(1, 9)], text
+    hooks = ("leverage_changed", "position_changed", "account_mode_changed", "stream_state_changed", "reconciled")
+    starts = (
+        *(f"pmbridge_{hook}  " for hook in hooks),  # how the transcript names a hook call
+        "demo.broken-plugin raised",
+        "demo finished",
+        "pmbridge demo  |",
+        *(step[:40] for step in steps),
+    )
+    for line in lines:
+        for start in starts:  # a line that begins another one inside it is two lines run together
+            assert start not in line[1:], f"lines run together: {line!r}"
+    assert "demo.broken-plugin raised: isolated and counted, the other plugins got the call" in lines
+    assert lines[-1].startswith("demo finished: the book equals the simulator's truth; plugin errors isolated: {")
+    assert "\x1b[" not in text  # no cursor movement or colour codes in a file
+    [status] = [line for line in lines if line.startswith("pmbridge demo  |")]
+    assert status.endswith("|  hedge mode: off")  # not wrapped at 80 columns either
+
+
+def test_the_first_snapshot_reports_entries_loaded_not_drifted(sim_process: dict[str, Any]) -> None:
+    env = {**os.environ, "PMBRIDGE_API_KEY": sim_process["api_key"], "PMBRIDGE_API_SECRET": sim_process["api_secret"]}
+    watcher = subprocess.Popen(
+        [str(BIN / "pmbridge"), "watch", "--base-url", sim_process["base_url"]],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert watcher.stdout is not None
+    try:
+        lines: list[str] = []
+        deadline = time.monotonic() + 30
+        while not lines or not lines[-1].startswith("first snapshot"):
+            assert time.monotonic() < deadline and watcher.poll() is None, lines
+            lines.append(watcher.stdout.readline().rstrip("\n"))
+    finally:
+        watcher.send_signal(signal.SIGINT)
+        _out, err = watcher.communicate(timeout=15)
+    assert watcher.returncode == 0, err
+    loaded = len([line for line in lines if "(snapshot, external)" in line or "(snapshot)" in line])
+    assert loaded > 6  # every symbol's leverage and the account flags, loaded from nothing
+    pattern = (
+        rf"first snapshot \(connect\): \d+ symbols, 0 open positions, \d+ REST calls, {loaded} entries loaded, \d+ ms"
+    )
+    assert re.fullmatch(pattern, lines[-1]), lines[-1]
+    assert not any("drifted" in line for line in lines)
+
+
+def test_a_later_snapshot_still_counts_its_drift() -> None:
+    out = io.StringIO()
+    printer = Printer(json_lines=False, out=out)
+    loaded = tuple(LeverageChange("UM", f"S{n}USDT", None, 20, "snapshot", None) for n in range(13))
+    first = ReconcileReport("snapshot", "connect", 5, 13, 0.1, loaded)
+    drifted = LeverageChange("UM", "S1USDT", 20, 50, "reconcile", None)
+    later = ReconcileReport("reconcile", "connect", 5, 13, 0.1, (drifted,))
+    assert (first.first, first.drift, first.drifted) == (True, False, 0)
+    assert (later.first, later.drift, later.drifted) == (False, True, 1)
+    printer.pmbridge_reconciled(first)
+    printer.pmbridge_reconciled(later)
+    assert out.getvalue().splitlines() == [
+        "first snapshot (connect): 13 symbols, 0 open positions, 5 REST calls, 13 entries loaded, 100 ms",
+        "reconciled (connect): 13 symbols, 0 open positions, 5 REST calls, 1 drifted, 100 ms",
+    ]
+
+
+def test_every_command_states_its_exit_codes_and_the_one_rule_for_signals() -> None:
+    """Ctrl-C and SIGTERM: 0 for the commands that run until stopped, 130 / 143 for the others (docs/cli.md)."""
+    for name, (_help, add_arguments, _run) in commands().items():
+        if name == "freqtrade":
+            continue  # Freqtrade's own exit codes
+        parser = argparse.ArgumentParser()
+        add_arguments(parser)
+        epilog = " ".join((parser.epilog or "").split())
+        assert "exit codes: 0 " in epilog, name
+        if name in RUN_UNTIL_STOPPED:
+            assert "0 stopped by Ctrl-C" in epilog and "SIGTERM" in epilog, name
+        elif name != "plugins":  # it reads nothing and waits for nothing: there is no moment to interrupt
+            assert "130 (Ctrl-C) or 143 (SIGTERM) interrupted" in epilog, name
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text()
+    assert "| `watch`, `record` | `0` | `0` |" in doc and "| every other command | `130` | `143` |" in doc

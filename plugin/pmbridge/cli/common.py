@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import os
-import signal
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,10 +19,8 @@ from ..bridge import Bridge, SetupFailed
 from ..config import BridgeConfig
 from ..const import ACCOUNT_TYPES, ENV_API_KEY, ENV_API_SECRET
 from ..errors import ConfigError
-
-EXIT_OK: Final = 0
-EXIT_FAILURE: Final = 1
-EXIT_USAGE: Final = 2
+from .exits import EXIT_FAILURE, signal_exit_code
+from .signals import StopSignals
 
 CREDENTIALS_HELP: Final = (
     f"Keys come from {ENV_API_KEY} and {ENV_API_SECRET}, or from exchange.key / exchange.secret of the Freqtrade\n"
@@ -133,22 +129,20 @@ STOPPED_BY_SIGNAL: Final = "stopped by signal"
 
 
 def stop_soon(bridge: Bridge, reason: str) -> None:
-    """Ask ``bridge`` to stop from a callback (a signal handler, a timer)."""
+    """Ask ``bridge`` to stop from a callback (a signal, a timer)."""
     asyncio.ensure_future(bridge.stop(reason))  # noqa: RUF006 - stop() sets the event the caller awaits
 
 
-async def start_until_signal(bridge: Bridge, command: str) -> int | None:
-    """Start ``bridge`` with Ctrl-C and SIGTERM wired to stop it. None once it runs; else the exit code to return
-    (0 when the user stopped it during start-up, 1 with the reason on stderr when it could not start)."""
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop_soon, bridge, STOPPED_BY_SIGNAL)
+async def start_until_signal(bridge: Bridge, signals: StopSignals) -> int | None:
+    """Start ``bridge`` with Ctrl-C and SIGTERM (``signals``, running this command) wired to stop it. None once it
+    runs; else the exit code to return: the signal's (exits.py) when the user stopped it during start-up, 1 with
+    the reason on stderr when it could not start."""
+    signals.on_stop = lambda: stop_soon(bridge, STOPPED_BY_SIGNAL)
     try:
         await bridge.start()
     except SetupFailed as exc:
-        if bridge.stop_reason == STOPPED_BY_SIGNAL:
-            return EXIT_OK  # Ctrl-C before the first snapshot: the user's choice, not a failure
-        print(f"pmbridge {command}: could not start: {exc}", file=sys.stderr)
+        if bridge.stop_reason == STOPPED_BY_SIGNAL and signals.signum is not None:
+            return signal_exit_code(signals.command, signals.signum)  # the user's choice, not a failure
+        print(f"pmbridge {signals.command}: could not start: {exc}", file=sys.stderr)
         return EXIT_FAILURE
     return None

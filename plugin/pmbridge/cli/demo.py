@@ -12,122 +12,31 @@ from decimal import Decimal
 from typing import Any
 
 import orjson
-from rich.console import Console, Group
+from rich.console import Console
 from rich.live import Live
-from rich.table import Table
-from rich.text import Text
 
 from ..bridge import Bridge
 from ..manager import create_plugin_manager
-from ..models import AccountModeChange, LeverageChange, Position, PositionChange, ReconcileReport, StreamStateChange
-from .output import Printer, describe, position_line
+from .board import Board, Broken
+from .exits import EXIT_FAILURE, EXIT_OK
+from .output import Printer
+from .signals import StopSignals
 
 EPILOG = """\
 Starts pmbridge's exchange simulator on 127.0.0.1, connects a bridge to it and plays a short story: a leverage change
 made in the Binance app, a change made while the socket is down (recovered by reconcile), a listenKey expiry, a
 multi-assets flip, a plugin that raises and is isolated, and a position opened in the app whose leverage is then
 changed in the app (shown with the liquidation price the exchange reports) before it is closed. Exits by itself in
-about 17 seconds.
+about 17 seconds. In a terminal the story is a live table; to a file or a pipe it is a transcript, one whole line
+per step and per hook call, then the final tables.
 
 examples:
   pmbridge demo
   pmbridge demo --json | jq .
+  pmbridge demo > demo.txt 2>&1
 
 exit codes: 0 the book (leverage, account mode and positions) ended equal to the exchange's truth; 1 it did not (a bug:
-please report it)."""
-
-
-class Broken:
-    """A deliberately faulty third-party plugin: pmbridge logs it by name and the others still get every call."""
-
-    def __init__(self, board: Board | None) -> None:
-        self.board = board
-
-    def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
-        if self.board is not None:
-            self.board.log.append("demo.broken-plugin raised: isolated and counted, the other plugins got the call")
-        raise RuntimeError("this plugin is broken on purpose")
-
-
-class Board:
-    """The live table: symbols, leverage, source, stream state, the positions, and the last hook calls."""
-
-    def __init__(self) -> None:
-        self.rows: dict[str, tuple[str, int | None, int, str]] = {}
-        self.positions: dict[tuple[str, str], tuple[Position, str]] = {}
-        """(exchange id, side) -> the position as last announced, and what happened to it."""
-        self.state = "starting"
-        self.flags: dict[str, bool] = {}
-        self.log: list[str] = []
-        self.step = ""
-
-    def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
-        self.rows[change.exchange_symbol] = (change.symbol or "", change.old, change.new, change.source)
-        for position in change.positions:
-            self.positions[(position.exchange_symbol, position.side)] = (position, f"{change.new}x ({position.source})")
-        if change.source != "snapshot":
-            said = f"{change.symbol}  {change.old}x -> {change.new}x  ({change.source}, {change.origin})"
-            effects = "".join(f"; position now {describe(p)}" for p in change.positions)
-            self.log.append(f"pmbridge_leverage_changed  {said}{effects}")
-
-    def pmbridge_position_changed(self, change: PositionChange) -> None:
-        shown = change.position if change.position.is_open else change.old or change.position
-        self.positions[(change.exchange_symbol, change.position.side)] = (shown, f"{change.kind} ({change.source})")
-        self.log.append(f"pmbridge_position_changed  {change.symbol}  {position_line(change)}  ({change.source})")
-
-    def pmbridge_account_mode_changed(self, change: AccountModeChange) -> None:
-        self.flags[change.setting] = change.new
-        self.log.append(
-            f"pmbridge_account_mode_changed  {change.setting} {change.old} -> {change.new} ({change.source})"
-        )
-
-    def pmbridge_stream_state_changed(self, change: StreamStateChange) -> None:
-        self.state = str(change.new)
-        self.log.append(f"pmbridge_stream_state_changed  {change.new}: {change.reason}")
-
-    def pmbridge_reconciled(self, report: ReconcileReport) -> None:
-        self.log.append(
-            f"pmbridge_reconciled  {report.trigger}: {report.rest_calls} REST calls, {len(report.changes)} drifted"
-        )
-
-    def render(self) -> Group:
-        def on_off(setting: str) -> str:
-            value = self.flags.get(setting)
-            return "?" if value is None else ("on" if value else "off")
-
-        title = (
-            f"pmbridge demo  |  stream: {self.state}  |  multi-assets: {on_off('multi_assets')}  |  "
-            f"hedge mode: {on_off('dual_side_position')}"
-        )
-        table = Table(title=title, expand=False)
-        for column in ("exchange id", "symbol", "leverage", "was", "source"):
-            table.add_column(column)
-        for exchange_id, (symbol, old, new, source) in sorted(self.rows.items()):
-            style = "bold yellow" if source != "snapshot" else ""
-            table.add_row(exchange_id, symbol, f"{new}x", "-" if old is None else f"{old}x", source, style=style)
-        parts: list[Table | Text] = [Text(self.step, style="bold cyan"), table]
-        if self.positions:
-            parts.append(self._positions_table())
-        parts.append(Text("\n".join(self.log[-8:]), style="dim"))
-        return Group(*parts)
-
-    def _positions_table(self) -> Table:
-        table = Table(title="positions (liquidation price as the exchange reports it)", expand=False)
-        for column in ("exchange id", "side", "position", "leverage", "liquidation", "last"):
-            table.add_column(column)
-        for (exchange_id, side), (p, last) in sorted(self.positions.items()):
-            closed = last.startswith(("closed", "liquidated"))
-            liquidation = "-" if p.liquidation_price is None else str(p.liquidation_price)
-            table.add_row(
-                exchange_id,
-                side,
-                f"{p.direction} {abs(p.amount)} @ {p.entry_price}",
-                "-" if p.leverage is None else f"{p.leverage}x",
-                liquidation,
-                last,
-                style="dim" if closed else "bold yellow",
-            )
-        return table
+please report it); 130 (Ctrl-C) or 143 (SIGTERM) interrupted."""
 
 
 async def story(sim: Any, bridge: Bridge, say: Callable[[str], None]) -> None:
@@ -236,8 +145,11 @@ async def demo(json_lines: bool) -> int:
     from ..sim import Simulator  # noqa: PLC0415
 
     console = Console(stderr=False)
-    board = Board()
-    printer = Printer(json_lines=True)
+    live_table = not json_lines and console.is_terminal and not console.is_dumb_terminal
+    printer = Printer(json_lines=json_lines)
+    # To a file or a pipe, a transcript: each line written whole and flushed under the printer's lock, so nothing
+    # written to stderr meanwhile can land inside one.
+    board = Board(echo=None if json_lines or live_table else printer.line)
     plugins: tuple[object, ...] = (printer,) if json_lines else (board,)
     async with Simulator(symbols=6) as sim:
         pm = create_plugin_manager(block=["pmbridge.builtin.logger"])
@@ -249,40 +161,45 @@ async def demo(json_lines: bool) -> int:
 
         def say(text: str) -> None:
             board.step = text
-            if json_lines:
+            if not live_table:
                 pm.flush()  # what the last step caused is printed before the next step's line
-                printer.line(orjson.dumps({"kind": "demo", "step": text}).decode())
+                printer.line(orjson.dumps({"kind": "demo", "step": text}).decode() if json_lines else text)
 
-        if json_lines:
-            await bridge.start()
-            await story(sim, bridge, say)
-        else:
-            with Live(board.render(), console=console, refresh_per_second=10) as live:
+        try:
+            if live_table:
+                with Live(board.render(), console=console, refresh_per_second=10) as live:
 
-                async def refresh() -> None:
-                    while True:
-                        live.update(board.render())
-                        await asyncio.sleep(0.1)
+                    async def refresh() -> None:
+                        while True:
+                            live.update(board.render())
+                            await asyncio.sleep(0.1)
 
-                painter = asyncio.create_task(refresh())
+                    painter = asyncio.create_task(refresh())
+                    await bridge.start()
+                    await story(sim, bridge, say)
+                    painter.cancel()
+                    pm.flush()
+                    live.update(board.render())
+            else:
                 await bridge.start()
                 await story(sim, bridge, say)
-                painter.cancel()
-                pm.flush()
-                live.update(board.render())
-        ok = _book_equals_truth(bridge, sim.state())
-        pm.flush()
-        errors = pm.error_counts()
-        await bridge.stop("demo finished")
+            ok = _book_equals_truth(bridge, sim.state())
+            pm.flush()
+            board.echo = None  # the bridge's own stop is not part of the story
+            errors = pm.error_counts()
+        finally:  # also when Ctrl-C or SIGTERM cancelled the story
+            await bridge.stop("demo finished")
     verdict = "the book equals the simulator's truth" if ok else "the book DIFFERS from the simulator's truth"
-    summary = f"demo finished: {verdict}; plugin errors isolated: {errors}"
     if json_lines:
-        print(orjson.dumps({"kind": "demo", "finished": True, "converged": ok, "plugin_errors": errors}).decode())
+        printer.line(
+            orjson.dumps({"kind": "demo", "finished": True, "converged": ok, "plugin_errors": errors}).decode()
+        )
     else:
-        if not console.is_terminal:  # redirected, Live's last render ends without a line break
-            console.line()
-        console.print(summary)
-    return 0 if ok else 1
+        if not live_table:
+            printer.line(board.status())
+            Console(width=120).print(*board.tables())  # no wrapping at 80 columns in a file
+        printer.line(f"demo finished: {verdict}; plugin errors isolated: {errors}")
+    return EXIT_OK if ok else EXIT_FAILURE
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -292,10 +209,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     try:
-        return asyncio.run(demo(args.json))
+        return StopSignals("demo").run(lambda: demo(args.json))
     except RuntimeError as exc:
         print(f"pmbridge demo: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_FAILURE
 
 
 COMMANDS = {"demo": ("see the whole loop on the embedded simulator (no keys, ~17 s)", add_arguments, run)}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import platform
 import sys
 import time
@@ -26,8 +25,10 @@ from ..redact import redact
 from ..rest import RestClient
 from ..symbols import SymbolMap
 from .advice import ACCOUNT_WORDS, exchange_advice
-from .common import CREDENTIALS_HELP, EXIT_FAILURE, EXIT_OK, add_connection_arguments, config_from_args, host_of
+from .common import CREDENTIALS_HELP, add_connection_arguments, config_from_args, host_of
+from .exits import EXIT_FAILURE, EXIT_OK
 from .output import describe
+from .signals import StopSignals
 
 T = TypeVar("T")
 Status = Literal["ok", "warn", "fail", "skip"]
@@ -51,7 +52,8 @@ examples:
   pmbridge doctor --config user_data/config.json
   pmbridge doctor --json | jq '.checks[] | select(.status != "ok")'
 
-exit codes: 0 every check ok or warn; 1 any check failed; 2 bad command line."""
+exit codes: 0 every check ok or warn; 1 any check failed; 2 bad command line; 130 (Ctrl-C) or 143 (SIGTERM)
+interrupted: no verdict."""
 
 
 @frozen
@@ -284,7 +286,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    report = asyncio.run(Doctor(args).run())
+    return StopSignals("doctor").run(lambda: check_and_report(args))
+
+
+async def check_and_report(args: argparse.Namespace) -> int:
+    """Every check, then the report on stdout; the exit code."""
+    report = await Doctor(args).run()
     if args.json:
         print(orjson.dumps(report, default=str).decode(), flush=True)
     else:

@@ -17,17 +17,10 @@ from ..bridge import Bridge, SetupFailed
 from ..config import BridgeConfig
 from ..errors import ConfigError, PMBridgeError
 from ..models import AccountModeChange, Change, LeverageChange, PositionChange, ReconcileReport
-from .common import (
-    CREDENTIALS_HELP,
-    EXIT_FAILURE,
-    EXIT_OK,
-    EXIT_USAGE,
-    Progress,
-    add_connection_arguments,
-    config_from_args,
-    host_of,
-)
+from .common import CREDENTIALS_HELP, Progress, add_connection_arguments, config_from_args, host_of
+from .exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from .output import change_record, describe, position_record
+from .signals import StopSignals
 
 EXIT_DRIFT = 3
 
@@ -47,7 +40,7 @@ examples:
   */15 * * * * pmbridge reconcile --json >> drift.jsonl || alert   # cron: non-zero on drift or failure
 
 exit codes: 0 no drift; 3 drift found (the table or JSON lists it); 1 failure (the message says what failed and
-what to do); 2 bad command line or configuration."""
+what to do); 2 bad command line or configuration; 130 (Ctrl-C) or 143 (SIGTERM) interrupted: no result."""
 
 
 class DriftCollector:
@@ -62,8 +55,9 @@ class DriftCollector:
         if report.source == "reconcile":
             self.reports.append(report)
             if report.drift and report.trigger != "manual":
-                found = len(report.changes) + len(report.position_changes)
-                self.progress(f"a resync ({report.trigger}) found {found} value(s) or position(s) the stream missed")
+                self.progress(
+                    f"a resync ({report.trigger}) found {report.drifted} value(s) or position(s) the stream missed"
+                )
 
     def pmbridge_leverage_changed(self, change: LeverageChange) -> None:
         if change.source == "stream":
@@ -123,16 +117,15 @@ async def reconcile(config: BridgeConfig, listen_s: float, timeout: float, progr
     host = host_of(config)
     progress(f"connecting to {host} ({config.account} account): markets, user stream, first snapshot")
     try:
-        await asyncio.wait_for(bridge.start(ready_timeout=timeout), timeout)
-    except SetupFailed as exc:
-        raise ReconcileFailed(f"could not start: {exc}") from None
-    except TimeoutError:
-        await bridge.stop("reconcile: start-up timed out")
-        raise ReconcileFailed(
-            f"{host} did not answer within {timeout:g} s (markets, listenKey or first snapshot); check the network "
-            "and --base-url, or raise --timeout"
-        ) from None
-    try:
+        try:
+            await asyncio.wait_for(bridge.start(ready_timeout=timeout), timeout)
+        except SetupFailed as exc:
+            raise ReconcileFailed(f"could not start: {exc}") from None
+        except TimeoutError:
+            raise ReconcileFailed(
+                f"{host} did not answer within {timeout:g} s (markets, listenKey or first snapshot); check the "
+                "network and --base-url, or raise --timeout"
+            ) from None
         book = bridge.book
         progress(f"first snapshot: {len(book)} symbols; listening to the stream for {listen_s:g} s")
         started = time.monotonic()
@@ -161,7 +154,7 @@ async def reconcile(config: BridgeConfig, listen_s: float, timeout: float, progr
             collector.position_drift(),
             final.positions,
         )
-    finally:
+    finally:  # also when start-up timed out or a signal cancelled the check
         await bridge.stop("reconcile finished")
 
 
@@ -234,9 +227,13 @@ def run(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         print(f"pmbridge reconcile: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    progress = Progress("reconcile")
+    return StopSignals("reconcile").run(lambda: check_and_report(config, args))
+
+
+async def check_and_report(config: BridgeConfig, args: argparse.Namespace) -> int:
+    """The check, then its report on stdout; the exit code."""
     try:
-        outcome = asyncio.run(reconcile(config, args.listen, args.timeout, progress))
+        outcome = await reconcile(config, args.listen, args.timeout, Progress("reconcile"))
     except PMBridgeError as exc:
         print(f"pmbridge reconcile: {exc}", file=sys.stderr)
         return EXIT_FAILURE

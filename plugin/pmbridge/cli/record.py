@@ -12,17 +12,10 @@ from ..bridge import Bridge
 from ..config import BridgeConfig
 from ..errors import ConfigError
 from ..recorder import Recorder
-from .common import (
-    CREDENTIALS_HELP,
-    EXIT_FAILURE,
-    EXIT_OK,
-    EXIT_USAGE,
-    add_connection_arguments,
-    config_from_args,
-    start_until_signal,
-    stop_soon,
-)
+from .common import CREDENTIALS_HELP, add_connection_arguments, config_from_args, start_until_signal, stop_soon
+from .exits import EXIT_FAILURE, EXIT_OK, EXIT_USAGE
 from .output import Printer
+from .signals import StopSignals
 
 EPILOG = f"""\
 {CREDENTIALS_HELP}
@@ -38,8 +31,9 @@ examples:
   pmbridge record account.jsonl --duration 3600 --quiet
   pmbridge record sim.jsonl --base-url http://127.0.0.1:8765 --json     # against `python -m pmbridge.sim`
 
-exit codes: 0 stopped by Ctrl-C, SIGTERM or --duration; 1 could not start, could not write FILE, or a fatal error
-(the message says why); 2 bad command line, or FILE exists without --force."""
+exit codes: 0 stopped by Ctrl-C, SIGTERM (its normal end, also during start-up) or --duration; 1 could not start,
+could not write FILE, or a fatal error (the message says why); 2 bad command line or configuration, or FILE exists
+without --force."""
 
 
 def _seconds(text: str) -> float:
@@ -64,12 +58,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
 
 
-async def record(config: BridgeConfig, path: Path, printer: Printer | None, duration: float | None) -> int:
+async def record(
+    config: BridgeConfig, path: Path, printer: Printer | None, duration: float | None, signals: StopSignals
+) -> int:
     """Record until a signal, ``duration`` seconds after the first snapshot, or a fatal error; the exit code."""
     bridge = Bridge(config, plugins=() if printer is None else (printer,))
     with path.open("wb") as out:
         recorder = Recorder(out, bridge, on_failure=lambda why: stop_soon(bridge, f"fatal: {why}"))
-        failed = await start_until_signal(bridge, "record")
+        failed = await start_until_signal(bridge, signals)
         if failed is not None:
             return failed
         loop = asyncio.get_running_loop()
@@ -97,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"pmbridge record: {path} exists; pass --force to overwrite it, or choose another FILE", file=sys.stderr)
         return EXIT_USAGE
     printer = None if args.quiet else Printer(json_lines=args.json)
+    signals = StopSignals("record")
     try:
-        return asyncio.run(record(config, path, printer, args.duration))
+        return signals.run(lambda: record(config, path, printer, args.duration, signals))
     except OSError as exc:
         print(f"pmbridge record: cannot write {path}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILURE

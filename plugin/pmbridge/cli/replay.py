@@ -12,8 +12,9 @@ from ..errors import DecodeError
 from ..manager import create_plugin_manager
 from ..recording import BadLine, Header, RecordingError, read_recording
 from ..replayer import Replayer
-from .common import EXIT_FAILURE, EXIT_OK
+from .exits import EXIT_FAILURE, EXIT_OK
 from .output import Printer
+from .signals import StopSignals
 
 EPILOG = """\
 Plays a file made by `pmbridge record` through the same decode -> book -> plugin hooks path as a live bridge (the
@@ -27,8 +28,9 @@ examples:
   pmbridge replay account.jsonl --speed 10          # ten times faster than it happened
   pmbridge replay account.jsonl --speed 0           # as fast as possible
 
-exit codes: 0 replayed; 1 FILE is not a recording, or some lines were skipped (each is named on stderr);
-2 bad command line."""
+exit codes: 0 replayed; 1 FILE is not a recording (empty, or another command's output: the message says what it
+is), or some lines were skipped (each is named on stderr); 2 bad command line; 130 (Ctrl-C) or 143 (SIGTERM)
+interrupted."""
 
 
 def _speed(text: str) -> float:
@@ -72,6 +74,8 @@ async def replay(path: Path, printer: Printer, speed: float) -> int:
                 delay = anchor[1] + (item.t - anchor[0]) / 1000.0 / speed - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)
+            if number % 512 == 0:
+                await asyncio.sleep(0)  # at --speed 0 too, Ctrl-C and SIGTERM get their turn
             try:
                 replayer.apply(item)
             except DecodeError as exc:
@@ -97,7 +101,7 @@ async def replay(path: Path, printer: Printer, speed: float) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    return asyncio.run(replay(args.file, Printer(json_lines=args.json), args.speed))
+    return StopSignals("replay").run(lambda: replay(args.file, Printer(json_lines=args.json), args.speed))
 
 
 COMMANDS = {
