@@ -5,11 +5,13 @@ Prints one JSON object (figures, sample counts, targets and whether each was met
 1. latency: process A runs the simulator and a paced sender (``--rate`` ACCOUNT_CONFIG_UPDATE frames/s, one
    ``push_frames`` each, ``time.monotonic_ns()`` taken just before each push, keyed by the frame's unique ``E``);
    process B runs a started ``Bridge`` whose only extra plugin stores ``monotonic_ns()`` in
-   ``pmbridge_leverage_changed`` by ``change.event_time``; process C is the bare client (``websockets`` asyncio client,
-   no compression, ``orjson.loads`` per message, ``monotonic_ns()`` after it). Both receive the SAME frames in the
-   SAME run; CLOCK_MONOTONIC is shared across processes, so per-frame latency = receive_ns - send_ns. Warm-up frames
-   are discarded; ``--rounds`` rounds are pooled (per-round figures are listed too). Targets: bridge/bare p50 ratio
-   <= 1.5, p99 ratio <= 2.0.
+   ``pmbridge_leverage_changed`` by ``change.event_time`` (on the hook thread, as every plugin is called), and a
+   second one, registered ``inline``, does the same on the bridge's loop right after the book took the event (the
+   latency to the book, which a strategy's ``leverage()`` reads: no hand-off); process C is the bare client
+   (``websockets`` asyncio client, no compression, ``orjson.loads`` per message, ``monotonic_ns()`` after it). Both
+   receive the SAME frames in the SAME run; CLOCK_MONOTONIC is shared across processes, so per-frame latency =
+   receive_ns - send_ns. Warm-up frames are discarded; ``--rounds`` rounds are pooled (per-round figures are listed
+   too). Targets: bridge/bare p50 ratio <= 1.5, p99 ratio <= 2.0; book/bare p50 ratio <= 1.1.
 2. throughput over one socket: ``--tp-frames`` frames pushed as fast as the simulator can (``push_frames`` batches)
    with only the bridge connected, then with only the bare client connected (what the simulator can deliver to a
    consumer that does almost nothing). Events/s = (received - 1) / (last receive - first receive); median of
@@ -57,7 +59,7 @@ from childproc import (
     wait_until,
 )
 
-LATENCY_TARGETS = {"ratio_p50": 1.5, "ratio_p99": 2.0}
+LATENCY_TARGETS = {"ratio_p50": 1.5, "ratio_p99": 2.0, "book_ratio_p50": 1.1}
 THROUGHPUT_TARGET = 20_000
 RESYNC_TARGETS = {"rest_calls_max": 5, "median_ms_at_1000": 100.0}
 """3 calls when a resync read leverage and modes only; positions are reconciled too since (um and cm positionRisk)."""
@@ -262,13 +264,20 @@ async def role_bridge(profile: str | None) -> None:
     reader = await stdin_lines()
     start = orjson.loads(await reader.readline())
     receipts = Receipts()
+    book_receipts = Receipts()
     config = BridgeConfig.for_simulator(start["base_url"], start["api_key"], start["api_secret"])
     bridge = Bridge(config, plugins=(TimingPlugin(receipts),))
+    # Called on the loop right after the book took the event (what a strategy's leverage() reads): no hand-off.
+    bridge.pm.register(TimingPlugin(book_receipts), name="book-timing", inline=True)
     await bridge.start(ready_timeout=30.0)
     reply({"ready": True, "available": bridge.available, "symbols": len(bridge.book)})
     profiler: Any = None
 
     async def receipts_cmd(cmd: dict[str, Any]) -> dict[str, Any]:
+        if cmd.get("which") == "book":
+            return await book_receipts.handle(cmd)
+        if cmd["what"] == "clear":
+            await book_receipts.handle(cmd)
         return await receipts.handle(cmd)
 
     async def profile_cmd(cmd: dict[str, Any]) -> dict[str, Any]:
@@ -379,9 +388,9 @@ class Child(childproc.Child):
 
 
 async def run_latency(args: argparse.Namespace, sim: Child, bridge: Child, bare: Child) -> dict[str, Any]:
-    pooled: dict[str, list[int]] = {"bridge": [], "bare": []}
+    pooled: dict[str, list[int]] = {"bridge": [], "book": [], "bare": []}
     rounds = []
-    missing = {"bridge": 0, "bare": 0}
+    missing = {"bridge": 0, "book": 0, "bare": 0}
     warmup_frames = int(args.rate * args.warmup)
     frames = int(args.rate * args.seconds)
     for round_no in range(args.rounds + 1):  # round 0 is a warm-up round, discarded
@@ -412,8 +421,8 @@ async def run_latency(args: argparse.Namespace, sim: Child, bridge: Child, bare:
             "late_sends": sent["late_sends"],
             "sender_push_call_us": sent["push_us"],
         }
-        for name, receiver in (("bridge", bridge), ("bare", bare)):
-            got = await receiver.ask("receipts", what="pairs", first=sent["first_e"], last=sent["last_e"])
+        for name, receiver, which in (("bridge", bridge, "hook"), ("book", bridge, "book"), ("bare", bare, "hook")):
+            got = await receiver.ask("receipts", what="pairs", which=which, first=sent["first_e"], last=sent["last_e"])
             lat = [t - sends[e] for e, t in got["pairs"]]
             per_round[name] = summary_us(lat)
             if round_no:
@@ -422,21 +431,27 @@ async def run_latency(args: argparse.Namespace, sim: Child, bridge: Child, bare:
         if round_no:
             per_round["ratio_p50"] = round(per_round["bridge"]["p50_us"] / per_round["bare"]["p50_us"], 3)
             per_round["ratio_p99"] = round(per_round["bridge"]["p99_us"] / per_round["bare"]["p99_us"], 3)
+            per_round["book_ratio_p50"] = round(per_round["book"]["p50_us"] / per_round["bare"]["p50_us"], 3)
             rounds.append(per_round)
-    bridge_s, bare_s = summary_us(pooled["bridge"]), summary_us(pooled["bare"])
+    bridge_s, book_s, bare_s = summary_us(pooled["bridge"]), summary_us(pooled["book"]), summary_us(pooled["bare"])
     ratio_p50 = round(bridge_s["p50_us"] / bare_s["p50_us"], 3)
     ratio_p99 = round(bridge_s["p99_us"] / bare_s["p99_us"], 3)
+    book_ratio_p50 = round(book_s["p50_us"] / bare_s["p50_us"], 3)
     return {
         "rate_per_s": args.rate,
         "rounds": args.rounds,
         "frames_per_round": frames,
         "warmup_frames_per_round": warmup_frames,
         "bridge": bridge_s,
+        "book": book_s,
         "bare": bare_s,
         "missing": missing,
         "ratio_p50": ratio_p50,
         "ratio_p99": ratio_p99,
+        "book_ratio_p50": book_ratio_p50,
+        "book_ratio_p99": round(book_s["p99_us"] / bare_s["p99_us"], 3),
         "ratio_p50_per_round": [r["ratio_p50"] for r in rounds],
+        "book_ratio_p50_per_round": [r["book_ratio_p50"] for r in rounds],
         "ratio_p99_per_round": [r["ratio_p99"] for r in rounds],
         "per_round": rounds,
         "write_order_per_round": [r["write_order"] for r in rounds],
@@ -445,6 +460,7 @@ async def run_latency(args: argparse.Namespace, sim: Child, bridge: Child, bare:
         "targets": LATENCY_TARGETS,
         "ratio_p50_met": ratio_p50 <= LATENCY_TARGETS["ratio_p50"],
         "ratio_p99_met": ratio_p99 <= LATENCY_TARGETS["ratio_p99"],
+        "book_ratio_p50_met": book_ratio_p50 <= LATENCY_TARGETS["book_ratio_p50"],
     }
 
 
