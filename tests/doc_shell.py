@@ -44,6 +44,10 @@ def section(doc: Path, heading: str) -> str:
     return text.split(marker, 1)[1].split("\n## ", 1)[0]
 
 
+FENCE_TEXT = re.compile(r"```text\n(.*?)```", re.S)
+"""A ``text`` block: output a page quotes."""
+
+
 def bash_blocks(text: str) -> list[str]:
     return re.findall(r"```bash\n(.*?)```", text, re.S)
 
