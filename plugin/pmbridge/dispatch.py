@@ -348,10 +348,11 @@ class Dispatcher:
         if threading.current_thread() in self._workers:
             return True  # called from a hook: waiting on ourselves would deadlock
         deadline = time.monotonic() + timeout
-        marker = threading.Event()
-        self.put(marker)
-        if not marker.wait(timeout):
-            return False
+        if not (self._sleeping and not self._queue):  # asleep with nothing queued: all was delivered, no wake-up
+            marker = threading.Event()
+            self.put(marker)
+            if not marker.wait(timeout):
+                return False
         if include_detached:
             for lane in list(self.lanes.values()):
                 marker = threading.Event()

@@ -93,6 +93,13 @@ class Enforcer:
         wanted = round(min(max(value, low), high))
         return None if wanted == current else wanted
 
+    def may_act(self, pair: str) -> bool:
+        """Whether ``check(pair)`` could set anything back now: read from any thread (the book is lock-free), so the
+        bot's loop schedules a check on the bridge's loop only when there is something to look at."""
+        bridge = self._bridge()
+        entry = None if bridge is None else bridge.book.get(pair)
+        return entry is not None and self.wanted(pair, entry.leverage) is not None
+
     def check(self, pair: str) -> None:
         """Look at ``pair`` in the book and set it back if the policy or the caps say so (on the bridge's loop)."""
         bridge = self._bridge()

@@ -176,7 +176,8 @@ class FreqtradeRuntime:
         bridge = self.thread.bridge
         if self.thread.ready and self.thread.failure is None and bridge is not None:
             for pair in self.whitelist:  # a snapshot or a new pair may need setting back, not only events
-                self.thread.call_soon(self.enforcer.check, pair)
+                if self.enforcer.may_act(pair):  # else no wake-up of the bridge's loop for nothing
+                    self.thread.call_soon(self.enforcer.check, pair)
             positions = bridge.positions.open_positions()
             if not self.trades_checked_at_start:
                 self.trades_checked_at_start = True
