@@ -33,13 +33,16 @@ from .signals import StopSignals
 T = TypeVar("T")
 Status = Literal["ok", "warn", "fail", "skip"]
 
-SKEW_WARN_S: Final = 1.0
-RECV_WINDOW_S: Final = 5.0
-"""ccxt signs with Binance's default recvWindow: a clock further off than this fails every signed call (-1021)."""
+SKEW_WARN_S: Final = 0.5
+RECV_WINDOW_S: Final = 10.0
+"""ccxt's binance signs with recvWindow 10000: Binance refuses (-1021) a request stamped further behind its clock."""
+AHEAD_LIMIT_S: Final = 1.0
+"""Binance refuses (-1021) a request stamped more than 1 s ahead of its clock, whatever the recvWindow."""
 
 EPILOG = f"""\
 Checks, in order: the configuration; that the REST host answers, and the local clock against the exchange's
-(warn over {SKEW_WARN_S:g} s, fail over the {RECV_WINDOW_S:g} s recvWindow); the credentials (a signed call); the
+(warn over {SKEW_WARN_S:g} s; fail when Binance would refuse every signed call: more than {AHEAD_LIMIT_S:g} s ahead, or
+more than the {RECV_WINDOW_S:g} s recvWindow behind); the credentials (a signed call); the
 user-stream permission (a listenKey); the account mode (hedge or one-way, multi-assets); the open positions; the
 plugins and their hooks.
 Each prints ok, warn, fail (or skip when an earlier failure makes it moot) and what to do. Then a diagnostics dump
@@ -149,16 +152,22 @@ class Doctor:
         skew = float(server_ms) / 1000.0 - (before + after) / 2
         direction = "behind" if skew > 0 else "ahead of"
         said = f"the local clock is {abs(skew):.3f} s {direction} the exchange's (round trip {after - before:.3f} s)"
-        if abs(skew) > RECV_WINDOW_S:
+        if skew > RECV_WINDOW_S or skew < -AHEAD_LIMIT_S:
             self.add(
                 "clock",
                 "fail",
-                f"{said}: outside the {RECV_WINDOW_S:g} s recvWindow, every signed call fails with -1021. "
-                "Sync the clock (e.g. `timedatectl set-ntp true`)",
+                f"{said}: Binance refuses a signed request stamped more than {AHEAD_LIMIT_S:g} s ahead of its clock or "
+                f"more than the {RECV_WINDOW_S:g} s recvWindow behind it (-1021). pmbridge measures the offset and "
+                "retries, but the bot's own signed calls fail. Sync the clock (e.g. `timedatectl set-ntp true`)",
             )
             return False
         if abs(skew) > SKEW_WARN_S:
-            self.add("clock", "warn", f"{said}: close to the recvWindow; enable NTP time sync")
+            self.add(
+                "clock",
+                "warn",
+                f"{said}: Binance refuses requests more than {AHEAD_LIMIT_S:g} s ahead or {RECV_WINDOW_S:g} s behind; "
+                "enable NTP time sync",
+            )
         else:
             self.add("clock", "ok", said)
         return True
