@@ -187,3 +187,17 @@ def test_module_entry_point_prints_one_json_line_and_exits_on_sigterm() -> None:
         out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err
     assert out == ""  # nothing after the one line
+
+
+async def test_an_unknown_body_field_is_refused_with_the_fields_the_route_takes(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    """A typo must not quietly act on the default account: the change is refused and nothing moves."""
+    before = sim.state()["leverage"]["UM"]["BTCUSDT"]
+    body = {"symbol": "BTCUSDT", "leverage": 7, "acount": "usdm"}
+    async with http.post(f"{sim.base_url}/_sim/leverage", json=body) as resp:
+        assert resp.status == 400
+        error = (await resp.json())["error"]
+    assert "'acount' (did you mean 'account'?)" in error
+    assert "it takes symbol, leverage, account" in error and "Nothing was changed" in error
+    assert sim.state()["leverage"]["UM"]["BTCUSDT"] == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -13,7 +14,7 @@ from ..clock import real_ms
 from ..engine import Engine
 from ..errors import BinanceError
 from ..venue.account import ACCOUNT_TYPES, AccountType
-from .control_table import CONTROL_ROUTES, listing
+from .control_table import CONTROL_ROUTES, ControlRoute, listing
 from .http import json_response
 
 Action = Callable[[dict[str, Any]], Awaitable[Any]]
@@ -72,13 +73,19 @@ class ControlRoutes:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def _endpoint(self, action: Action) -> Callable[[web.Request], Awaitable[web.Response]]:
+    def _endpoint(self, route: ControlRoute) -> Callable[[web.Request], Awaitable[web.Response]]:
+        action: Action = getattr(self, route.handler)
+        known = [field.name for field in route.body]
+
         async def handle(request: web.Request) -> web.Response:
             raw = await request.read()
             try:
                 body = orjson.loads(raw) if raw.strip() else {}
                 if not isinstance(body, dict):
                     return json_response({"error": "the request body must be a JSON object"}, 400)
+                unknown = [name for name in body if name not in known]
+                if unknown:  # a typo ("acount") must not quietly act on the default account
+                    return json_response({"error": _unknown_fields(route, unknown, known)}, 400)
                 return json_response(await action(body))
             except BinanceError as error:
                 return json_response(error.body(), error.status)
@@ -219,10 +226,19 @@ class ControlRoutes:
         return listing()
 
     def routes(self) -> list[web.RouteDef]:
-        return [
-            web.route(route.method, route.path, self._endpoint(getattr(self, route.handler)))
-            for route in CONTROL_ROUTES
-        ]
+        return [web.route(route.method, route.path, self._endpoint(route)) for route in CONTROL_ROUTES]
+
+
+def _unknown_fields(route: ControlRoute, unknown: list[str], known: list[str]) -> str:
+    hints = []
+    for name in unknown:
+        close = difflib.get_close_matches(name, known, n=1)
+        hints.append(f"{name!r} (did you mean {close[0]!r}?)" if close else repr(name))
+    takes = ", ".join(known) if known else "no fields"
+    return (
+        f"{route.method} {route.path} does not take {', '.join(hints)}; it takes {takes} (GET /_sim/ lists every "
+        "route and its fields). Nothing was changed."
+    )
 
 
 def _price_value(value: object) -> float | None:
