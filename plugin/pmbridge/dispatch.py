@@ -47,6 +47,7 @@ Impl = tuple[str, Callable[..., Any], bool]
 _STOP: Final = object()
 _SLOW_WINDOW: Final = 10  # samples: 2 x budget
 _SLOW_SHARE: Final = 0.5
+_DONE: Final[Iterator[object]] = iter(())
 _RUN: Final = 64  # notifications of one hook handed to each plugin in one go
 
 
@@ -130,7 +131,7 @@ class Dispatcher:
         self._run_no = 0
         self._calling: str | None = None
         self._impl: Impl | None = None
-        self._it: Iterator[object] = iter(())
+        self._it: Iterator[object] = _DONE
         self._todo: list[Impl] = []
         self._current: tuple[str, list[object]] | None = None
         self._watchdog = threading.Thread(target=self._watch, name="pmbridge-hooks-watchdog", daemon=True)
@@ -181,6 +182,8 @@ class Dispatcher:
                     item = popleft()
                 except IndexError:
                     self._calling = None
+                    self._current, self._it = None, _DONE  # keep nothing delivered alive while asleep
+                    item = run = it = arg = None
                     self._sleeping = True  # then look again: put() either sees this or left an item we see
                     if not queue:
                         release()
