@@ -1,8 +1,9 @@
 """Hot-path benchmark: decode + book.apply + hook dispatch per ACCOUNT_CONFIG_UPDATE frame.
 
-Prints one JSON object. Every figure is a median over repeated runs in this process, and the pipeline is reported as
-a ratio to ``orjson.loads`` of the same frames measured in the same run (target: ratio_vs_orjson <= 10), so the
-numbers compare across machines. Also: ns per book read, and bytes per tracked symbol at 10,000 symbols (target
+Prints one JSON object. Every figure is a median over repeated runs in this process, taken in turn (baseline, decode,
+each pipeline, again...) so that a slow spell of a shared machine falls on all of them, and decode and the pipeline
+are reported as ratios to ``orjson.loads`` of the same frames (targets: decode <= 2, pipeline <= 10), so the numbers
+compare across machines. Also: ns per book read, and bytes per tracked symbol at 10,000 symbols (target
 < 1 KB). Run: ``python bench/pipeline.py [--frames N] [--repeat R]``.
 """
 
@@ -16,7 +17,6 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Callable
-from typing import Any
 
 import orjson
 
@@ -62,29 +62,46 @@ def median_ns_per_item(run: Callable[[], int], repeat: int) -> float:
     return statistics.median(samples)
 
 
-def bench_pipeline(frames: list[bytes], plugins: int, repeat: int, dispatched: bool) -> dict[str, Any]:
-    """``dispatched``: plugins called on the hook thread, as in a running bridge (timed until the last delivery);
-    otherwise on the calling thread, as in a replay."""
-    counters = [CountingPlugin() for _ in range(plugins)]
-    pm = create_plugin_manager(plugins=counters, block=DEFAULT_PLUGINS, load_entrypoints=False)
-    if dispatched:
-        pm.start_dispatch(0.1)
-    notify = pm.notify
+def interleaved_medians(runs: dict[str, Callable[[], int]], repeat: int) -> dict[str, float]:
+    """Median ns per item of each run, the runs taken in turn ``repeat`` times: a shared machine's slow spells then
+    fall on every figure alike instead of on one of them (the ratios are what is compared)."""
+    samples: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, run in runs.items():
+            started = time.perf_counter_ns()
+            items = run()
+            samples[name].append((time.perf_counter_ns() - started) / items)
+    return {name: statistics.median(values) for name, values in samples.items()}
 
-    def run() -> int:
+
+class Pipeline:
+    """decode + apply + notify over ``frames`` with ``plugins`` counting plugins; ``dispatched``: called on the hook
+    thread, as in a running bridge (timed until the last delivery); otherwise on the calling thread, as in a replay."""
+
+    def __init__(self, frames: list[bytes], plugins: int, dispatched: bool) -> None:
+        self.frames = frames
+        self.counters = [CountingPlugin() for _ in range(plugins)]
+        self.pm = create_plugin_manager(plugins=self.counters, block=DEFAULT_PLUGINS, load_entrypoints=False)
+        if dispatched:
+            self.pm.start_dispatch(0.1)
+        self.runs = 0
+
+    def __call__(self) -> int:
+        notify = self.pm.notify
         book = LeverageBook()
         apply = book.apply
-        for raw in frames:
+        for raw in self.frames:
             for change in apply(decode(raw)):  # type: ignore[arg-type]
                 notify("pmbridge_leverage_changed", change)
-        if not pm.flush(60):
+        if not self.pm.flush(60):
             raise RuntimeError("the hook thread did not deliver within 60 s")
-        return len(frames)
+        self.runs += 1
+        return len(self.frames)
 
-    result = median_ns_per_item(run, repeat)
-    pm.stop_dispatch()
-    assert all(counter.seen == len(frames) * repeat for counter in counters), "every frame must be a change"
-    return {"median_ns": round(result, 1)}
+    def close(self) -> None:
+        self.pm.stop_dispatch()
+        seen = len(self.frames) * self.runs
+        assert all(counter.seen == seen for counter in self.counters), "every frame must be a change"
 
 
 def bench_reads(repeat: int) -> dict[str, float]:
@@ -147,29 +164,37 @@ def main() -> None:
             decode(raw)
         return len(frames)
 
-    orjson_ns = median_ns_per_item(baseline, args.repeat)
-    decode_ns = median_ns_per_item(decode_only, args.repeat)
-    pipelines = {}
-    for plugins in (1, 5):
-        for dispatched in (True, False):
-            row = bench_pipeline(frames, plugins, args.repeat, dispatched)
-            row["ratio_vs_orjson"] = round(row["median_ns"] / orjson_ns, 2)
-            pipelines[f"plugins_{plugins}" + ("" if dispatched else "_inline")] = row
+    pipelines = {
+        f"plugins_{plugins}" + ("" if dispatched else "_inline"): Pipeline(frames, plugins, dispatched)
+        for plugins in (1, 5)
+        for dispatched in (True, False)
+    }
+    medians = interleaved_medians({"orjson": baseline, "decode": decode_only, **pipelines}, args.repeat)
+    for pipeline in pipelines.values():
+        pipeline.close()
+    orjson_ns, decode_ns = medians["orjson"], medians["decode"]
+    rows = {
+        name: {"median_ns": round(medians[name], 1), "ratio_vs_orjson": round(medians[name] / orjson_ns, 2)}
+        for name in pipelines
+    }
     report = {
         "benchmark": "pipeline",
         "frames": args.frames,
         "repeat": args.repeat,
         "orjson_loads_ns": round(orjson_ns, 1),
         "decode_ns": round(decode_ns, 1),
-        "pipeline": pipelines,
-        "ratio_vs_orjson": max(row["ratio_vs_orjson"] for row in pipelines.values()),  # the dispatched rows
+        "decode_ratio_vs_orjson": round(decode_ns / orjson_ns, 2),
+        "pipeline": rows,
+        "ratio_vs_orjson": max(row["ratio_vs_orjson"] for row in rows.values()),  # the dispatched rows
         **bench_reads(args.repeat),
         "bytes_per_symbol_10k": bytes_per_symbol(),
-        "targets": {"ratio_vs_orjson": 10, "bytes_per_symbol_10k": 1024},
+        "targets": {"ratio_vs_orjson": 10, "decode_ratio_vs_orjson": 2, "bytes_per_symbol_10k": 1024},
         "python": platform.python_version(),
     }
     report["within_targets"] = (
-        report["ratio_vs_orjson"] <= 10 and report["bytes_per_symbol_10k"] < 1024  # type: ignore[operator]
+        report["ratio_vs_orjson"] <= 10  # type: ignore[operator]
+        and report["decode_ratio_vs_orjson"] <= 2  # type: ignore[operator]
+        and report["bytes_per_symbol_10k"] < 1024  # type: ignore[operator]
     )
     print(json.dumps(report))
 

@@ -184,3 +184,18 @@ def test_a_newer_snapshot_replaces_what_an_older_one_wrote() -> None:
     book.apply_snapshot(Snapshot({"UM": {"BTCUSDT": 7}}), requested_at=older)
     changes = book.apply_snapshot(Snapshot({"UM": {"BTCUSDT": 9}}), requested_at=newer)
     assert [(c.exchange_symbol, c.old, c.new) for c in changes] == [("BTCUSDT", 7, 9)]
+
+
+def test_the_hot_path_builds_the_same_change_as_the_constructor() -> None:
+    """The book builds live changes without attrs' __init__: every field, defaults included, as the constructor."""
+    import attrs
+
+    from pmbridge.models import LeverageChange, stream_leverage_change
+
+    fast = stream_leverage_change("UM", "BTCUSDT", 10, 20, 1_700_000_000_000, 1_699_999_999_999, "BTC/USDT:USDT")
+    slow = LeverageChange("UM", "BTCUSDT", 10, 20, "stream", 1_700_000_000_000, 1_699_999_999_999, "BTC/USDT:USDT")
+    assert fast == slow and repr(fast) == repr(slow)
+    for field in attrs.fields(LeverageChange):
+        assert getattr(fast, field.name) == getattr(slow, field.name), field.name
+    assert set(vars(fast)) == {field.name for field in attrs.fields(LeverageChange)}
+    assert attrs.evolve(fast, origin="self").origin == "self"

@@ -118,6 +118,38 @@ class LeverageChange:
     liquidation price); empty when the symbol has none."""
 
 
+_new = object.__new__
+
+
+def stream_leverage_change(
+    unit: Unit,
+    exchange_symbol: str,
+    old: int | None,
+    new: int,
+    event_time: int,
+    transaction_time: int | None,
+    symbol: str | None,
+) -> LeverageChange:
+    """``LeverageChange(unit, exchange_symbol, old, new, "stream", event_time, transaction_time, symbol)`` without
+    attrs' ``__init__`` (a third of the cost; the class has no validators, converters or post-init): the book builds
+    one per live event. tests/test_book.py checks it against the constructor, field by field."""
+    change = _new(LeverageChange)
+    fields = change.__dict__
+    fields["unit"] = unit
+    fields["exchange_symbol"] = exchange_symbol
+    fields["old"] = old
+    fields["new"] = new
+    fields["source"] = "stream"
+    fields["event_time"] = event_time
+    fields["transaction_time"] = transaction_time
+    fields["symbol"] = symbol
+    fields["open_trades"] = ()
+    fields["note"] = ""
+    fields["origin"] = "external"
+    fields["positions"] = ()
+    return change
+
+
 @frozen(slots=False)
 class AccountModeChange:
     """An account-wide flag changed: ``multi_assets`` (union margin) or ``dual_side_position`` (hedge mode)."""

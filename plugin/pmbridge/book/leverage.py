@@ -16,7 +16,7 @@ from attrs import frozen
 
 from ..const import AccountSetting, Source, Unit
 from ..events import AccountConfigUpdate, unit_of
-from ..models import AccountModeChange, Change, LeverageChange
+from ..models import AccountModeChange, Change, LeverageChange, stream_leverage_change
 from ..symbols import SymbolMap
 from .ordering import NEWER as _NEWER
 from .ordering import STALE as _STALE
@@ -122,12 +122,11 @@ class LeverageBook:
                 if entry is None or entry.leverage != event.leverage:
                     symbols = self.symbols
                     changes = (
-                        LeverageChange(
+                        stream_leverage_change(
                             key[0],
                             key[1],
                             None if entry is None else entry.leverage,
                             event.leverage,
-                            "stream",
                             e,
                             t,
                             None if symbols is None else symbols.unified(*key),
