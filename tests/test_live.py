@@ -313,3 +313,16 @@ async def test_an_unexpected_error_in_the_stream_stops_the_bridge_visibly(
     assert [s.reason for s in recorder.of("pmbridge_shutdown")] == [
         "fatal: internal error in the user stream: RuntimeError: a bug in the stream"
     ]
+
+
+async def test_a_read_only_bridge_writes_nothing(pmbridge_sim: Simulator) -> None:
+    """read_only (a Freqtrade dry run sets it): set_leverage is refused before anything is sent."""
+    from pmbridge.errors import ReadOnly
+
+    async with running_bridge(pmbridge_sim, read_only=True) as bridge:
+        calls_before = bridge.rest.calls
+        with pytest.raises(ReadOnly, match=r"set_leverage\(ETHUSDT, 7\) was not sent: this bridge is read-only"):
+            await bridge.set_leverage("UM", "ETHUSDT", 7)
+        assert bridge.rest.calls == calls_before
+        assert bridge.book.leverage("ETHUSDT") == pmbridge_sim.state()["leverage"]["UM"]["ETHUSDT"] != 7
+        assert not bridge.intents, "no intent left behind for a write that never happened"

@@ -22,7 +22,7 @@ from .book import LeverageBook, PositionBook
 from .config import BridgeConfig
 from .const import Unit
 from .coordinator import Coordinator, FrameObserver
-from .errors import AuthenticationFailed, ExchangeError, PMBridgeError
+from .errors import AuthenticationFailed, ExchangeError, PMBridgeError, ReadOnly
 from .manager import PluginManager, create_plugin_manager
 from .models import BridgeInfo, DiagnosticsRequest, ReconcileReport, Shutdown, StreamState
 from .origin import Intents
@@ -194,7 +194,12 @@ class Bridge:
 
     async def set_leverage(self, unit: Unit, exchange_symbol: str, leverage: int, who: str = "pmbridge") -> int:
         """Change a symbol's leverage on the exchange. The stream then reports it like any change, with origin
-        ``self`` (``who`` names the asker in the intent log)."""
+        ``self`` (``who`` names the asker in the intent log). Raises ``ReadOnly`` on a read-only bridge."""
+        if self.config.read_only:
+            raise ReadOnly(
+                f"set_leverage({exchange_symbol}, {leverage}) was not sent: this bridge is read-only (read_only, set "
+                "in a Freqtrade dry run), so nothing is written to the exchange"
+            )
         self.intents.expect(unit, exchange_symbol, leverage, who)
         try:
             return await self.rest.set_leverage(unit, exchange_symbol, leverage)

@@ -69,6 +69,9 @@ class BridgeConfig:
     position_readback: bool = True
     """After a change on a symbol with open positions, read its positions over REST before announcing it (the stream
     carries no liquidation price): one positionRisk read per burst of changes. False announces at once."""
+    read_only: bool = False
+    """Never write to the exchange: ``Bridge.set_leverage`` raises ``ReadOnly`` instead of sending (a Freqtrade dry
+    run sets it). The stream's listenKey calls still run: they change nothing on the account."""
     close_listen_key_on_stop: bool = False
     """The listenKey is shared by every client of the account: closing it kills other bots' streams."""
     ccxt_options: Mapping[str, Any] = field(factory=dict, repr=False)

@@ -87,6 +87,10 @@ class ExchangeUnavailable(ExchangeError):
     retryable = True
 
 
+class ReadOnly(PMBridgeError):
+    """A write (``Bridge.set_leverage``) was asked of a read-only bridge (``read_only``: a Freqtrade dry run)."""
+
+
 class ClientClosed(ExchangeError):
     """The REST client was closed (the bridge is stopping) before or while a call ran. Final: a retry loop that meets
     it ends, since nothing can be sent any more; start a new bridge to connect again."""

@@ -205,6 +205,8 @@ def test_dry_run_enforce_and_caps_write_nothing_and_say_what_they_would_set_back
         now = time.time()
         assert strategy.leverage("ETH/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 4.0  # as enforce answers
         assert strategy.leverage("BTC/USDT:USDT", now, 1.0, 1.0, 125.0, None, "long") == 10.0  # inside the cap
+        runtime = strategy.pmbridge
+        assert runtime is not None and runtime.thread.config.read_only, "the bridge itself refuses writes too"
     finally:
         strategy.ft_bot_cleanup()
     assert (said(eth), said(btc), said(eth.replace("20x", "30x"))) == (1, 1, 1)
