@@ -137,6 +137,11 @@ async def coordinator_run(sim: Simulator, args: argparse.Namespace, failures: li
     failures += [f"coordinator: {name}: {found[0]}" for name, found in problems.items() if found]
     if result["exceptions_other_than_decode_error"]:
         failures.append(f"decode: {result['exceptions_other_than_decode_error']} exceptions other than DecodeError")
+    if result["fast_path_disagrees_with_reference"]:
+        failures.append(
+            f"decode: the fast path answered {result['fast_path_disagrees_with_reference']} frames otherwise than the "
+            f"reference decoder, e.g. {result['disagreements'][0]}"
+        )
     if result["coordinator_crashes"]:
         failures.append(f"coordinator: {result['coordinator_crashes']} exceptions escaped on_frame")
     if result["loop_error_count"]:
@@ -291,6 +296,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "outcomes": outcomes,
         },
         "exceptions_other_than_decode_error": coordinator.pop("exceptions_other_than_decode_error"),
+        "fast_path_disagrees_with_reference": coordinator.pop("fast_path_disagrees_with_reference"),
+        "disagreements": coordinator.pop("disagreements"),
         "reproducers": coordinator.pop("reproducers"),
         "coordinator_crashes": coordinator.pop("coordinator_crashes"),
         "crash_reproducers": coordinator.pop("crash_reproducers"),

@@ -49,7 +49,7 @@ from pmbridge import (
 from pmbridge.bridge import Bridge
 from pmbridge.const import MAX_LEVERAGE, MIN_LEVERAGE, AccountSetting
 from pmbridge.coordinator import FUTURE_HORIZON_S
-from pmbridge.events import AccountUpdate, OrderUpdate
+from pmbridge.events import AccountUpdate, OrderUpdate, reference_decode
 
 CORPUS_DIR: Final = Path(__file__).resolve().parent.parent / "tests" / "fixtures" / "frames"
 E_START: Final = 1_700_000_000_000
@@ -486,6 +486,28 @@ APPLIED_OUTCOMES: Final = frozenset({"config_leverage", "config_leverage_and_fla
 """Frames the coordinator hands to ``LeverageBook.apply`` (a frame with neither ``ac`` nor ``ai`` asks for a resync)."""
 
 
+def disagrees_with_reference(raw: bytes | str, name: str, result: Any) -> str | None:
+    """How ``decode``'s fast path (events/wire.py) answered ``raw`` differently from the reference decoder, or None.
+
+    The one documented difference is allowed: an unread field holding a number that overflows a double (``1e400``)
+    costs the frame on the reference path only."""
+    try:
+        expected: Any = reference_decode(raw)
+    except DecodeError as exc:
+        if isinstance(result, DecodeError):
+            return None if (type(result), str(result)) == (type(exc), str(exc)) else f"{result!r} != {exc!r}"
+        if exc.field == "frame" and "infinity" in str(exc):
+            return None
+        return f"{name}: {result!r}, reference raised {exc!r}"
+    except Exception as exc:
+        return f"reference raised {exc!r}"
+    if isinstance(result, BaseException):
+        return f"raised {result!r}, reference gave {expected!r}"
+    if type(result) is not type(expected) or result != expected or repr(result) != repr(expected):
+        return f"{result!r} != reference {expected!r}"
+    return None
+
+
 def minimise(raw: bytes, still_fails: Callable[[bytes], bool], budget: int = 20_000) -> bytes:
     """Shrink ``raw`` while ``still_fails`` holds: drop ever smaller chunks (ddmin-style), at most ``budget`` tries."""
     chunk = max(1, len(raw) // 2)
@@ -649,6 +671,7 @@ async def fuzz_bridge(
     yield_every: int = 100,
     keep: Callable[[int], bool] | None = None,
     settle_timeout: float = 30.0,
+    check_reference: bool = True,
 ) -> dict[str, Any]:
     """Every frame through ``decode()`` and through ``bridge.coordinator.on_frame``; then settle and report.
 
@@ -668,7 +691,8 @@ async def fuzz_bridge(
     by_family: dict[str, Counter[str]] = {name: Counter() for name in FAMILIES}
     failures: list[dict[str, Any]] = []
     crashes: list[dict[str, Any]] = []
-    failure_count = crash_count = applied = count = dated = 0
+    failure_count = crash_count = applied = count = dated = mismatch_count = 0
+    mismatches: list[dict[str, Any]] = []
     sample: list[bytes] = []
     started = time.perf_counter()
     try:
@@ -677,6 +701,12 @@ async def fuzz_bridge(
             name, result = outcome(raw)
             outcomes[name] += 1
             families[family] += 1
+            if check_reference:
+                differs = disagrees_with_reference(raw, name, result)
+                if differs is not None:
+                    mismatch_count += 1
+                    if len(mismatches) < 5:
+                        mismatches.append({"frame": repr(raw[:300]), "difference": differs[:300]})
             by_family[family]["ok" if name in OK_OUTCOMES else name] += 1
             if name in APPLIED_OUTCOMES:
                 if dated_ahead(result, bridge.config.time_scale):
@@ -710,6 +740,8 @@ async def fuzz_bridge(
         "outcomes": dict(sorted(outcomes.items())),
         "families": {name: dict(sorted(by_family[name].items())) for name in FAMILIES if families[name]},
         "exceptions_other_than_decode_error": failure_count,
+        "fast_path_disagrees_with_reference": mismatch_count,
+        "disagreements": mismatches,
         "reproducers": failures,
         "coordinator_crashes": crash_count,
         "crash_reproducers": crashes,

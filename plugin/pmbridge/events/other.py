@@ -3,6 +3,7 @@ when someone reads it."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Final
@@ -49,7 +50,10 @@ class OtherEvent:
     def raw(self) -> Mapping[str, Any]:
         cached = self.__dict__.get("_raw")
         if cached is None:
-            data = orjson.loads(self.frame)  # decoded once already: valid JSON, an object
+            try:
+                data = orjson.loads(self.frame)
+            except orjson.JSONDecodeError:  # a number orjson cannot hold (1e400) in a field decode() did not read
+                data = json.loads(self.frame)
             if "e" not in data and "data" in data and "stream" in data:
                 data = data["data"]  # the combined-stream envelope
             cached = self.__dict__["_raw"] = MappingProxyType(data)

@@ -10,7 +10,9 @@ The contract: for any frame, each shape's ``event()`` returns exactly the event 
 naming the field, or accepts the lenient forms this path leaves to it (numeric strings, numbers for decimals, the
 combined-stream envelope, a symbol seen for the first time). One difference is deliberate: a field nobody reads is
 skipped unparsed, so a number in it that orjson cannot hold as a double (``1e400``) does not cost the frame, while
-the reference decoder refuses the whole frame. tests/test_decode_properties.py holds the two to that contract.
+the reference decoder refuses the whole frame (``OtherEvent.raw`` then parses it with the standard library). A frame
+that is not valid UTF-8 goes to the reference decoder before msgspec sees it: msgspec does not check unread strings.
+tests/test_decode_properties.py and bench/fuzz.py hold the two to that contract.
 """
 
 from __future__ import annotations
@@ -264,8 +266,22 @@ _decoder: Final = msgspec.json.Decoder(Union[_SHAPES])  # noqa: UP007 - a union 
 _MISSES: Final = (msgspec.MsgspecError, ValueError, TypeError, RecursionError)
 
 
+def _is_utf8(frame: bytes) -> bool:
+    try:
+        frame.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def decode(frame: bytes | str) -> Event:
     """Decode one user data stream frame (see ``events.decode``): this fast path, else the reference decoder."""
+    if type(frame) is bytes:
+        # msgspec skips unread strings without checking their UTF-8; such a frame is not JSON (bench/fuzz.py found it).
+        if not frame.isascii() and not _is_utf8(frame):
+            return reference_decode(frame)
+    elif type(frame) is not str:
+        return reference_decode(frame)  # bytearray, memoryview, or not a frame at all: the reference says which
     try:
         shape = _decoder.decode(frame)
     except _MISSES:
