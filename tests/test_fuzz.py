@@ -34,6 +34,7 @@ async def test_fuzzed_frames_raise_only_decode_errors_and_never_crash_the_bridge
         result = await fuzzlib.fuzz_bridge(bridge, fuzzlib.FrameFuzzer(SEED).frames(FRAMES))
 
         assert result["exceptions_other_than_decode_error"] == 0, result["reproducers"]
+        assert result["fast_path_disagrees_with_reference"] == 0, result["disagreements"]
         assert result["coordinator_crashes"] == 0, result["crash_reproducers"]
         assert result["loop_error_count"] == 0, result["loop_errors"]
         assert bridge.pm.error_counts() == {}
