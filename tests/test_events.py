@@ -46,8 +46,11 @@ def test_str_and_bytes_decode_the_same() -> None:
 
 def test_events_are_frozen() -> None:
     event = decode(frame("pm_um_leverage"))
-    with pytest.raises(FrozenInstanceError):
+    with pytest.raises(AttributeError):  # a frozen msgspec Struct; attrs' FrozenInstanceError is one too
         event.leverage = 3  # type: ignore[misc]
+    order = decode(frame("order_trade_update"))
+    with pytest.raises(FrozenInstanceError):
+        order.symbol = "ETHUSDT"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+import msgspec
 import orjson
 from attrs import asdict
 
@@ -67,7 +68,12 @@ def _run_decode(args: argparse.Namespace) -> int:
             failed = True
             out = {"error": type(exc).__name__, "field": exc.field, "message": str(exc)}
         else:
-            out = {"type": type(event).__name__, **asdict(event, filter=lambda a, _v: a.name != "frame")}
+            fields = (
+                msgspec.structs.asdict(event)
+                if isinstance(event, msgspec.Struct)
+                else asdict(event, filter=lambda a, _v: a.name != "frame")
+            )
+            out = {"type": type(event).__name__, **fields}
             if isinstance(event, OtherEvent):
                 out["type"] = event.event_type
         print(orjson.dumps(out).decode(), flush=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from attrs import frozen
 
 from ..const import MAX_LEVERAGE, MIN_LEVERAGE, Unit
@@ -11,14 +12,15 @@ from ..errors import DecodeError
 from .fields import _UNIT_CACHE, MAX_INT64, MAX_SYMBOL_LEN, int_field, object_field, quote, time_field, unit_of
 
 
-# Events are created per frame and dropped soon after: a dict-backed frozen class builds ~35% faster than a slotted
-# one (attrs writes its __dict__ directly), which matters on the hot path more than the bytes.
-@frozen(slots=False)
-class AccountConfigUpdate:
+class AccountConfigUpdate(msgspec.Struct, frozen=True, gc=False):
     """``ACCOUNT_CONFIG_UPDATE``: the leverage of one symbol and/or the multi-assets flag changed.
 
     A frame with neither ``ac`` nor ``ai`` still decodes (both fields None): it means "the configuration changed",
     and the right answer is a resync.
+
+    The one event built for every leverage frame, so it is a frozen msgspec Struct rather than an attrs class: built
+    in C, a third of what attrs' ``__init__`` costs. Same fields, constructor, equality, hash and repr; use
+    ``msgspec.structs.asdict`` / ``replace`` where ``attrs.asdict`` / ``evolve`` served.
     """
 
     unit: Unit

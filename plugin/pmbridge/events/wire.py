@@ -23,7 +23,7 @@ from typing import Annotated, Any, Final, Literal, Union
 
 import msgspec
 
-from ..const import MAX_LEVERAGE, MIN_LEVERAGE, Unit
+from ..const import MAX_LEVERAGE, MIN_LEVERAGE
 from .config import AccountConfigUpdate, ListenKeyExpired
 from .fields import _UNIT_CACHE, MAX_INT64
 from .other import ALIASES, OTHER_EVENT_TYPES, OtherEvent
@@ -71,26 +71,14 @@ class _Config(msgspec.Struct, tag_field="e", tag="ACCOUNT_CONFIG_UPDATE", gc=Fal
     ai: _Ai | None = None
 
     def event(self, _frame: object) -> AccountConfigUpdate | None:
-        ac = self.ac
-        symbol: str | None = None
-        leverage: int | None = None
-        unit: Unit | None = self.fs or "UM"  # no symbol: multi-assets mode, which only exists on USDⓈ-M
-        if ac is not None:
-            symbol, leverage = ac.s, ac.l
-            unit = _UNIT_CACHE.get(symbol)  # a symbol seen before was validated then
-            if unit is None:
-                return None
-        ai = self.ai
-        # Built without __init__ (35% of this path): the class has no validators, converters or post-init.
-        event = _new(AccountConfigUpdate)
-        fields = event.__dict__
-        fields["unit"] = unit
-        fields["event_time"] = self.E
-        fields["transaction_time"] = self.T
-        fields["symbol"] = symbol
-        fields["leverage"] = leverage
-        fields["multi_assets"] = None if ai is None else ai.j
-        return event
+        ac, ai = self.ac, self.ai
+        multi_assets = None if ai is None else ai.j
+        if ac is None:  # no symbol: multi-assets mode, which only exists on USDⓈ-M
+            return AccountConfigUpdate(self.fs or "UM", self.E, self.T, None, None, multi_assets)
+        unit = _UNIT_CACHE.get(ac.s)  # a symbol seen before was validated then
+        if unit is None:
+            return None
+        return AccountConfigUpdate(unit, self.E, self.T, ac.s, ac.l, multi_assets)
 
 
 class _KeyExpired(msgspec.Struct, tag_field="e", tag="listenKeyExpired", gc=False):
