@@ -129,8 +129,8 @@ class Dispatcher:
         # What the current worker is doing, written by that worker only, read by the watchdog.
         self._generation = 0
         self._run_no = 0
-        self._calling: str | None = None
         self._impl: Impl | None = None
+        """The plugin being called (None while the worker sleeps)."""
         self._it: Iterator[object] = _DONE
         self._todo: list[Impl] = []
         self._current: tuple[str, list[object]] | None = None
@@ -181,9 +181,9 @@ class Dispatcher:
                 try:
                     item = popleft()
                 except IndexError:
-                    self._calling = None
+                    self._impl = None
                     self._current, self._it = None, _DONE  # keep nothing delivered alive while asleep
-                    item = run = it = arg = None
+                    item = run = it = arg = _arg = following = None
                     self._sleeping = True  # then look again: put() either sees this or left an item we see
                     if not queue:
                         release()
@@ -193,7 +193,7 @@ class Dispatcher:
                     continue
                 if type(item) is not tuple:
                     if item is _STOP:
-                        self._calling = None
+                        self._impl = None
                         self._finished.set()
                         release()
                         return
@@ -225,9 +225,8 @@ class Dispatcher:
                     continue
                 it = self._it = iter(run)
                 self._impl = impl
-                self._calling = name
                 self._run_no += 1
-                if self._watch_parked:  # after setting _calling: the watchdog re-reads it before it parks
+                if self._watch_parked:  # after setting _impl: the watchdog re-reads it before it parks
                     self._watch_parked = False
                     _signal(watch_wake)
                 release()
@@ -277,8 +276,8 @@ class Dispatcher:
 
     def _park(self) -> None:
         """Sleep until the worker starts a call (no wake-ups while no hook call is in progress)."""
-        self._watch_parked = True  # then look again: the worker either sees this or set _calling, which we see
-        if self._calling is None and not self._finished.is_set():
+        self._watch_parked = True  # then look again: the worker either sees this or set _impl, which we see
+        if self._impl is None and not self._finished.is_set():
             self._watch_wake.acquire()
         self._watch_parked = False
 
@@ -319,17 +318,19 @@ class Dispatcher:
     def _sample(self) -> tuple[int, int, str | None, int]:
         """What the worker is doing: its generation, which plugin run, the plugin, notifications left in the run.
         Unchanged between two samples: one call has been running all along."""
-        return (self._generation, self._run_no, self._calling, length_hint(self._it))
+        impl = self._impl
+        return (self._generation, self._run_no, None if impl is None else impl[0], length_hint(self._it))
 
     def _detach_stuck(self, sample: tuple[int, int, str | None, int], stuck_for: float) -> None:
-        generation, plugin = sample[0], sample[2]
+        generation = sample[0]
         with self._lock:  # the worker is inside a plugin's run (or idle): its bookkeeping cannot move under us
             impl, current = self._impl, self._current
-            if plugin is None or impl is None or current is None or self._sample() != sample:
+            if impl is None or current is None or self._sample() != sample:
                 return
             left = list(self._it)  # taken at once: the worker cannot start another call of this run
+            plugin, function, takes_arg = impl
+            hook = current[0]
             lane = self._stuck_lanes[generation] = self._new_lane(plugin, "stuck")
-            hook, function, takes_arg = current[0], impl[1], impl[2]
             for arg in left:
                 lane.put((hook, function, takes_arg, arg))
             lane.thread = self._worker  # the stuck thread serves the lane once (if ever) its call returns
