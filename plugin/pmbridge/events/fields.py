@@ -85,11 +85,24 @@ def object_field(value: object, name: str) -> dict[str, Any]:
     return value
 
 
+ZERO: Final = Decimal(0)
+
+
+def decimal_text(value: str) -> Decimal | None:
+    """A decimal number written as Binance writes them ("-0.012", no exponent, at most 30 digits either side), or
+    None if ``value`` is not one."""
+    if value == "0":
+        return ZERO  # most fields of most order updates; a Decimal is immutable, so one instance serves all
+    return Decimal(value) if _DECIMAL.fullmatch(value) else None
+
+
 def decimal_field(value: object, name: str) -> Decimal:
     """A decimal number sent as a string (Binance's way) or a plain JSON number; never NaN, never an exponent."""
-    if type(value) is str and _DECIMAL.fullmatch(value):
-        return Decimal(value)
-    if type(value) is int and -MAX_INT64 <= value <= MAX_INT64:
+    if type(value) is str:
+        number = decimal_text(value)
+        if number is not None:
+            return number
+    elif type(value) is int and -MAX_INT64 <= value <= MAX_INT64:
         return Decimal(value)
     if type(value) is float and math.isfinite(value) and abs(value) < 1e30:
         try:
@@ -99,8 +112,13 @@ def decimal_field(value: object, name: str) -> Decimal:
     raise DecodeError(name, quote(value), "must be a decimal number or a numeric string")
 
 
+def is_text(value: str, *, allow_empty: bool = False, limit: int = 64) -> bool:
+    """A short printable string, what every text field of a frame must be."""
+    return (allow_empty or value != "") and len(value) <= limit and value.isprintable()
+
+
 def text_field(value: object, name: str, *, allow_empty: bool = False, limit: int = 64) -> str:
-    if type(value) is not str or (not value and not allow_empty) or len(value) > limit or not value.isprintable():
+    if type(value) is not str or not is_text(value, allow_empty=allow_empty, limit=limit):
         raise DecodeError(name, quote(value), "must be a short printable string")
     return value
 

@@ -17,7 +17,6 @@ tests/test_decode_properties.py and bench/fuzz.py hold the two to that contract.
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 from typing import Annotated, Any, Final, Literal, Union
 
@@ -25,7 +24,7 @@ import msgspec
 
 from ..const import MAX_LEVERAGE, MIN_LEVERAGE
 from .config import AccountConfigUpdate, ListenKeyExpired
-from .fields import _UNIT_CACHE, MAX_INT64
+from .fields import _UNIT_CACHE, MAX_INT64, decimal_text, is_text
 from .other import ALIASES, OTHER_EVENT_TYPES, OtherEvent
 from .reference import Event, reference_decode
 from .trading import _MARGIN_TYPES, _MAX_ROWS, AccountUpdate, OrderUpdate, PositionRow
@@ -35,20 +34,7 @@ Leverage = Annotated[int, msgspec.Meta(ge=MIN_LEVERAGE, le=MAX_LEVERAGE)]
 Hint = Literal["UM", "CM"] | None
 OrderId = Annotated[int, msgspec.Meta(ge=0, le=MAX_INT64)]
 
-_DECIMAL: Final = re.compile(r"-?\d{1,30}(?:\.\d{1,30})?")
-_ZERO: Final = Decimal(0)
 _new = object.__new__
-
-
-def _text(value: str) -> bool:
-    """The reference decoder's short printable string (``fields.text_field``)."""
-    return 0 < len(value) <= 64 and value.isprintable()
-
-
-def _decimal(value: str) -> Decimal | None:
-    if value == "0":
-        return _ZERO  # most fields of most order updates; Decimal is immutable, so one instance serves all
-    return Decimal(value) if _DECIMAL.fullmatch(value) else None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -118,11 +104,11 @@ class _OrderUpdate(msgspec.Struct, tag_field="e", tag="ORDER_TRADE_UPDATE", gc=F
         client_id = o.c
         if (
             unit is None
-            or not (_text(o.S) and _text(o.o) and _text(o.x) and _text(o.X))
-            or not (len(client_id) <= 64 and client_id.isprintable())
+            or not (is_text(o.S) and is_text(o.o) and is_text(o.x) and is_text(o.X))
+            or not is_text(client_id, allow_empty=True)
         ):
             return None
-        last_qty, last_price, filled, pnl = _decimal(o.l), _decimal(o.L), _decimal(o.z), _decimal(o.rp)
+        last_qty, last_price, filled, pnl = decimal_text(o.l), decimal_text(o.L), decimal_text(o.z), decimal_text(o.rp)
         if last_qty is None or last_price is None or filled is None or pnl is None:
             return None
         event = _new(OrderUpdate)
@@ -161,7 +147,7 @@ class _Row(msgspec.Struct, gc=False):
 
     def row(self) -> PositionRow | None:
         unit = _UNIT_CACHE.get(self.s)
-        amount, entry, pnl = _decimal(self.pa), _decimal(self.ep), _decimal(self.up)
+        amount, entry, pnl = decimal_text(self.pa), decimal_text(self.ep), decimal_text(self.up)
         if unit is None or amount is None or entry is None or pnl is None:
             return None
         optional: list[Decimal | None] = []
@@ -169,7 +155,7 @@ class _Row(msgspec.Struct, gc=False):
             if value is None:
                 optional.append(None)
                 continue
-            number = _decimal(value)
+            number = decimal_text(value)
             if number is None:
                 return None
             optional.append(number)
@@ -204,7 +190,7 @@ class _AccountUpdate(msgspec.Struct, tag_field="e", tag="ACCOUNT_UPDATE", gc=Fal
 
     def event(self, _frame: object) -> AccountUpdate | None:
         body = self.a
-        if not _text(body.m) or len(body.P) > _MAX_ROWS:
+        if not is_text(body.m) or len(body.P) > _MAX_ROWS:
             return None
         rows = []
         for wire in body.P:
