@@ -23,7 +23,9 @@ What stock Freqtrade does on PM, and the override that answers it:
 
 from __future__ import annotations
 
+import contextlib
 import logging
+from collections.abc import Iterator
 from typing import Any, ClassVar
 
 import ccxt
@@ -112,34 +114,34 @@ class PMBinance(Binance):  # type: ignore[misc]  # Freqtrade ships no type infor
                 f"orders (papi/v1/um/algo/*); installed: {ccxt.__version__}. Upgrade ccxt."
             )
         try:
-            position_side = self._api.papiGetUmPositionSideDual()
-            self._log_exchange_response("position_side_setting", position_side)
-            account_config = self._api.papiGetUmAccountConfig()
-            self._log_exchange_response("um_account_config", account_config)
-            msg = ""
-            if position_side.get("dualSidePosition") is True or account_config.get("dualSidePosition") is True:
-                msg += (
-                    "\nHedge Mode is not supported by freqtrade. "
-                    "Please change 'Position Mode' on your binance futures account."
-                )
-            if account_config.get("canTrade") is False:
-                msg += "\nThis Portfolio Margin account cannot trade USDⓈ-M futures (um/accountConfig canTrade false)."
-            if msg:
-                raise OperationalException(msg)
-        except ccxt.DDoSProtection as e:
-            raise DDosProtection(e) from e
-        except (ccxt.OperationFailed, ccxt.ExchangeError) as e:
-            raise TemporaryError(
-                f"Error in additional_exchange_init due to {e.__class__.__name__}. Message: {e} (pmbridge: papi "
-                "um/positionSide/dual and um/accountConfig; is this a Portfolio Margin account, and is the API key "
-                "enabled for it?)"
-            ) from e
-        except ccxt.BaseError as e:
-            raise OperationalException(e) from e
+            with _freqtrade_errors(
+                "Error in additional_exchange_init",
+                " (pmbridge: papi um/positionSide/dual and um/accountConfig; is this a Portfolio Margin account, and "
+                "is the API key enabled for it?)",
+            ):
+                problems = self._pm_account_problems()
         except AttributeError as e:
             # Freqtrade's resolver turns an AttributeError raised in the constructor into "using the generic exchange
             # class" (exchange_resolver.py:75-84), a misleading spot-only fallback: say what is missing instead.
             raise OperationalException(f"pmbridge: ccxt lacks a papi method ({e}); upgrade ccxt") from e
+        if problems:
+            raise OperationalException(problems)
+
+    def _pm_account_problems(self) -> str:
+        """Why this account cannot be traded by Freqtrade (hedge mode, no UM trading), in Freqtrade's words; or ""."""
+        position_side = self._api.papiGetUmPositionSideDual()
+        self._log_exchange_response("position_side_setting", position_side)
+        account_config = self._api.papiGetUmAccountConfig()
+        self._log_exchange_response("um_account_config", account_config)
+        msg = ""
+        if position_side.get("dualSidePosition") is True or account_config.get("dualSidePosition") is True:
+            msg += (
+                "\nHedge Mode is not supported by freqtrade. "
+                "Please change 'Position Mode' on your binance futures account."
+            )
+        if account_config.get("canTrade") is False:
+            msg += "\nThis Portfolio Margin account cannot trade USDⓈ-M futures (um/accountConfig canTrade false)."
+        return msg
 
     def load_leverage_tiers(self) -> dict[str, list[dict[str, Any]]]:
         # The first private request of a live futures bot (GET papi/v1/um/leverageBracket): with a key that may not
@@ -182,34 +184,31 @@ class PMBinance(Binance):  # type: ignore[misc]  # Freqtrade ships no type infor
 
     @retrier(retries=API_FETCH_ORDER_RETRY_COUNT)  # type: ignore[untyped-decorator]
     def _fetch_algo_order(self, order_id: str, pair: str) -> dict[str, Any]:
-        try:
+        with _freqtrade_errors("Could not get order"):
             try:
-                # GET /papi/v1/um/algo/algoOrder?algoId= (it answers finished orders too, with actualOrderId)
-                order = self._api.fetch_open_order(order_id, pair, params={"trigger": True})
-                self._log_exchange_response("fetch_open_order", order, add_info="algo")
-            except ccxt.OrderNotFound:
-                # GET /papi/v1/um/algo/allAlgoOrders?symbol=&algoId= (the last 7 days)
-                orders = self._api.fetch_orders(pair, params={"trigger": True, "algoId": order_id})
-                self._log_exchange_response("fetch_orders", orders, add_info="algo history")
-                order = next((o for o in orders if str(o.get("id")) == str(order_id)), None)
-                if order is None:
-                    raise ccxt.OrderNotFound(
-                        f"algo order {order_id} is neither open nor in the 7-day history"
-                    ) from None
-            return self._order_contracts_to_amount(order)  # type: ignore[no-any-return]
-        # Freqtrade's own mapping (exchange.py:1774-1789), so callers get the exceptions they expect.
-        except ccxt.OrderNotFound as e:
-            raise RetryableOrderError(f"Order not found (pair: {pair} id: {order_id}). Message: {e}") from e
-        except ccxt.InvalidOrder as e:
-            raise InvalidOrderException(
-                f"Tried to get an invalid order (pair: {pair} id: {order_id}). Message: {e}"
-            ) from e
-        except ccxt.DDoSProtection as e:
-            raise DDosProtection(e) from e
-        except (ccxt.OperationFailed, ccxt.ExchangeError) as e:
-            raise TemporaryError(f"Could not get order due to {e.__class__.__name__}. Message: {e}") from e
-        except ccxt.BaseError as e:
-            raise OperationalException(e) from e
+                return self._order_contracts_to_amount(self._algo_order(order_id, pair))  # type: ignore[no-any-return]
+            # Freqtrade's own mapping (exchange.py:1774-1789), so callers get the exceptions they expect.
+            except ccxt.OrderNotFound as e:
+                raise RetryableOrderError(f"Order not found (pair: {pair} id: {order_id}). Message: {e}") from e
+            except ccxt.InvalidOrder as e:
+                raise InvalidOrderException(
+                    f"Tried to get an invalid order (pair: {pair} id: {order_id}). Message: {e}"
+                ) from e
+
+    def _algo_order(self, order_id: str, pair: str) -> dict[str, Any]:
+        try:
+            # GET /papi/v1/um/algo/algoOrder?algoId= (it answers finished orders too, with actualOrderId)
+            order: dict[str, Any] = self._api.fetch_open_order(order_id, pair, params={"trigger": True})
+            self._log_exchange_response("fetch_open_order", order, add_info="algo")
+            return order
+        except ccxt.OrderNotFound:
+            # GET /papi/v1/um/algo/allAlgoOrders?symbol=&algoId= (the last 7 days)
+            orders = self._api.fetch_orders(pair, params={"trigger": True, "algoId": order_id})
+            self._log_exchange_response("fetch_orders", orders, add_info="algo history")
+            found = next((o for o in orders if str(o.get("id")) == str(order_id)), None)
+            if found is None:
+                raise ccxt.OrderNotFound(f"algo order {order_id} is neither open nor in the 7-day history") from None
+            return found  # type: ignore[no-any-return]
 
     def cancel_stoploss_order_with_result(self, order_id: str, pair: str, amount: float) -> dict[str, Any]:
         # When the re-read after a cancel fails, Freqtrade returns a stand-in without "type" and "filled"
@@ -246,7 +245,7 @@ class PMBinance(Binance):  # type: ignore[misc]  # Freqtrade ships no type infor
 
     @retrier  # type: ignore[untyped-decorator]
     def _pm_balances(self) -> dict[str, Any]:
-        try:
+        with _freqtrade_errors("Could not get balance"):
             rows = self._api.papiGetBalance()  # GET /papi/v1/balance (weight 20), what ccxt's fetch_balance reads
             account = self._api.papiGetAccount()  # GET /papi/v1/account (weight 20)
             self._log_exchange_response("pm_balance", {"balance": rows, "account": account})
@@ -256,12 +255,20 @@ class PMBinance(Binance):  # type: ignore[misc]  # Freqtrade ships no type infor
                 self.get_proxy_coin(),
                 self._api.safe_currency_code,
             )
-        except ccxt.DDoSProtection as e:
-            raise DDosProtection(e) from e
-        except (ccxt.OperationFailed, ccxt.ExchangeError) as e:
-            raise TemporaryError(f"Could not get balance due to {e.__class__.__name__}. Message: {e}") from e
-        except ccxt.BaseError as e:
-            raise OperationalException(e) from e
+
+
+@contextlib.contextmanager
+def _freqtrade_errors(doing: str, hint: str = "") -> Iterator[None]:
+    """ccxt's errors as Freqtrade's own exchange methods turn them (exchange.py, every fetch), so its retrier and bot
+    loop treat a papi call like any other: DDoS protection, a temporary error (retried), or an operational one."""
+    try:
+        yield
+    except ccxt.DDoSProtection as e:
+        raise DDosProtection(e) from e
+    except (ccxt.OperationFailed, ccxt.ExchangeError) as e:
+        raise TemporaryError(f"{doing} due to {e.__class__.__name__}. Message: {e}{hint}") from e
+    except ccxt.BaseError as e:
+        raise OperationalException(e) from e
 
 
 class PMBinanceusdm(PMBinance):
