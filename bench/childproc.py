@@ -178,6 +178,31 @@ def summary_ms(values_s: list[float]) -> dict[str, Any]:
     }
 
 
+async def timed_resyncs(
+    bridge: Any, sim: Child, warmup: int, samples: int, timeout: float
+) -> tuple[list[float], list[Any], dict[str, Any], dict[str, Any]]:
+    """``bridge.reconcile_now()`` ``warmup`` times, then ``samples`` times timed: (wall seconds, the reports, the
+    simulator's stats before and after the timed ones)."""
+    for _ in range(warmup):
+        await asyncio.wait_for(bridge.reconcile_now(), timeout)
+    before = await sim.ask("stats")
+    walls, reports = [], []
+    for _ in range(samples):
+        started = time.perf_counter()
+        reports.append(await asyncio.wait_for(bridge.reconcile_now(), timeout))
+        walls.append(time.perf_counter() - started)
+    return walls, reports, before, await sim.ask("stats")
+
+
+def proc_status_kib(pid: int, field: str) -> int:
+    """A ``/proc/<pid>/status`` figure in KiB (``VmRSS``, ``VmHWM``...)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise BenchError(f"/proc/{pid}/status has no {field}")
+
+
 def loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 

@@ -56,6 +56,7 @@ from childproc import (
     serve_commands_from,
     stdin_lines,
     summary_ms,
+    timed_resyncs,
     wait_until,
 )
 
@@ -620,17 +621,10 @@ async def run_resync_and_drop(args: argparse.Namespace, report: dict[str, Any]) 
 
 
 async def measure_resync(args: argparse.Namespace, bridge: Any, sim: Child, start_s: float) -> dict[str, Any]:
-    for _ in range(args.resync_warmup):
-        await asyncio.wait_for(bridge.reconcile_now(), 30)
-    before = await sim.ask("stats")
-    walls, durations, calls = [], [], []
-    for _ in range(args.resync_samples):
-        started = time.perf_counter()
-        result = await asyncio.wait_for(bridge.reconcile_now(), 30)
-        walls.append(time.perf_counter() - started)
-        durations.append(result.duration_s)
-        calls.append(result.rest_calls)
-    after = await sim.ask("stats")
+    walls, reports, before, after = await timed_resyncs(bridge, sim, args.resync_warmup, args.resync_samples, 30)
+    durations = [report.duration_s for report in reports]
+    calls = [report.rest_calls for report in reports]
+    result = reports[-1]
     sim_calls = sum(after["stats"]["rest_calls"].values()) - sum(before["stats"]["rest_calls"].values())
     return {
         "book_symbols": len(bridge.book),

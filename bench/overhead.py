@@ -46,7 +46,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from childproc import BenchError, loadavg, machine
+from childproc import BenchError, loadavg, machine, proc_status_kib
 
 BIN = Path(sys.executable).parent
 PAIR = "BTC/USDT:USDT"
@@ -100,14 +100,6 @@ def _switches(path: str) -> int:
     return total
 
 
-def _rss_kib(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
-
 def sample(pid: int) -> dict[str, Any]:
     """The process's CPU ticks, and per thread (by tid): name, CPU ticks, context switches."""
     threads = {}
@@ -136,7 +128,7 @@ def usage(before: dict[str, Any], after: dict[str, Any], pid: int) -> dict[str, 
     return {
         "cpu_s_per_min": round((after["ticks"] - before["ticks"]) / TICKS / minutes, 4),
         "context_switches_per_min": round(all_switches / minutes, 1),
-        "rss_kib": _rss_kib(pid),
+        "rss_kib": proc_status_kib(pid, "VmRSS"),
         "pmbridge_threads": {
             "names": sorted(names),
             "cpu_s_per_min": round(ours_ticks / TICKS / minutes, 4),

@@ -178,20 +178,10 @@ def calls_between(before: dict[str, Any], after: dict[str, Any], samples: int) -
 
 
 async def measure_resync(args: argparse.Namespace, bridge: Any, sim: childproc.Child) -> dict[str, Any]:
-    for _ in range(args.warmup):
-        await asyncio.wait_for(bridge.reconcile_now(), 300)
-    before = await sim.ask("stats")
-    walls, calls, positions = [], [], []
-    for _ in range(args.samples):
-        started = time.perf_counter()
-        report = await asyncio.wait_for(bridge.reconcile_now(), 300)
-        walls.append(time.perf_counter() - started)
-        calls.append(report.rest_calls)
-        positions.append(report.positions)
-    after = await sim.ask("stats")
+    walls, reports, before, after = await childproc.timed_resyncs(bridge, sim, args.warmup, args.samples, 300)
     return {
-        "open_positions_seen": sorted(set(positions)),
-        "rest_calls_per_resync": max(calls),
+        "open_positions_seen": sorted({report.positions for report in reports}),
+        "rest_calls_per_resync": max(report.rest_calls for report in reports),
         "sim_calls_per_resync": calls_between(before, after, args.samples),
         "wall": summary_ms(walls),
         "simulator_compute_ms": (await sim.ask("answer_cost", timeout=900, repeat=3))["ms"],

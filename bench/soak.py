@@ -65,7 +65,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from childproc import BenchError, Child, loadavg, machine, reply, run_report, run_role, stdin_lines
+from childproc import BenchError, Child, loadavg, machine, proc_status_kib, reply, run_report, run_role, stdin_lines
 
 HOUR_S = 3600.0
 DAY_H = 24.0
@@ -88,14 +88,6 @@ def slope_per_day(points: list[tuple[float, float]]) -> float | None:
     if spread == 0:
         return None
     return sum((h - mean_h) * (v - mean_v) for h, v in points) / spread * DAY_H
-
-
-def proc_status_kib(pid: int, field: str) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1])
-    raise BenchError(f"/proc/{pid}/status has no {field}")
 
 
 # ---------------------------------------------------------------------------------------------------------------
