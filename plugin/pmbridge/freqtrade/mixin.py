@@ -130,7 +130,8 @@ class PMBridgeMixin(IStrategy):  # type: ignore[misc]
         try:
             values = bridge_values(self.config.get("exchange", {}), settings)
             if mode != "live" or self.config.get("dry_run", False):
-                values["read_only"] = True  # a dry run never writes to the exchange, whoever asks
+                # As Freqtrade: a dry run never writes to the exchange, whatever the keys allow and whoever asks.
+                values["read_only"] = True
             config = BridgeConfig.from_mapping(values, api_key=key, api_secret=secret)
         except ConfigError as exc:
             raise PMBridgeConfigError(f"pmbridge: {exc}") from None

@@ -88,8 +88,8 @@ class FreqtradeRuntime:
         self.trades_checked_at_start = False
         """Whether the open trades were compared with the exchange's first reading (``Reporter.at_start``)."""
         self._dp = getattr(strategy, "dp", None)
-        # As Freqtrade: a dry run never writes to the exchange, whatever the keys allow.
-        self.dry_run = not live or bool(strategy.config.get("dry_run", False))
+        self.dry_run = config.read_only
+        """A dry run (the mixin makes its bridge read-only): the enforcer says what it would set back instead."""
         self.enforcer = Enforcer(
             settings, self._bridge, self._target, self._tradeable, self.say, self._call_soon, dry_run=self.dry_run
         )
