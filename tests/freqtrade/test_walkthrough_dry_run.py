@@ -9,6 +9,7 @@ line follows it). The test also notes the simulator's PID, which a reader stops 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -48,6 +49,23 @@ def flat(text: str) -> str:
     return " ".join(text.split())
 
 
+def stop_simulator(pid: int) -> None:
+    """``kill %1``, and wait until it is gone. The Ctrl-C sent to the first terminal's process group may have stopped
+    it already: the simulator answers SIGINT, and a background job shares its shell's group. It is not this test's
+    child (its parent, the shell, has exited), so it is watched with signal 0 rather than waited for."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    until(lambda: not alive(pid), 30, what=f"the simulator (PID {pid}) to exit")
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def test_the_dry_run_walkthrough_runs_as_written(tmp_path: Path) -> None:
     *setup, start_bot, change, show = bash_blocks(DOC.read_text())
     assert start_bot.strip().splitlines()[-1] == START
@@ -81,7 +99,9 @@ def test_the_dry_run_walkthrough_runs_as_written(tmp_path: Path) -> None:
         until(lambda: running() and (tmp_path / "sim.pid").exists(), 30, what="the simulator's PID")
         sim_pid = int((tmp_path / "sim.pid").read_text())
         sim_json = tmp_path / "sim.json"
-        until(lambda: sim_json.read_text().endswith("\n"), 30, what="the simulator's start-up line")
+        # bash writes sim.pid right after the fork; the child opens sim.json for its output a moment later
+        started = lambda: sim_json.exists() and sim_json.read_text().endswith("\n")  # noqa: E731
+        until(started, 30, what="the simulator's start-up line")
         audit_input(sim_json)  # the simulator's key and secret are in it, as in a reader's
         until(lambda: running() and trades(database), 90, what="the first entry")
         assert [leverage for _, leverage, _ in trades(database)] == [20]  # the simulator's starting leverage
@@ -121,6 +141,6 @@ def test_the_dry_run_walkthrough_runs_as_written(tmp_path: Path) -> None:
             os.killpg(terminal.pid, signal.SIGINT)  # Ctrl-C, as the page says
             terminal.wait(timeout=60)
         if sim_pid is not None:
-            os.kill(sim_pid, signal.SIGTERM)
+            stop_simulator(sim_pid)
     text = output.read_text()
     assert "Traceback" not in text and " - ERROR - " not in text, text[-3000:]
