@@ -6,9 +6,12 @@ stricter than ``curl -s``: an HTTP error status exits 22, as ``curl -f`` does, s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import signal
 import sys
+import time
 from pathlib import Path
 
 CURL_STAND_IN = """#!{python}
@@ -63,3 +66,29 @@ def curl_stand_in(directory: Path) -> str:
 
 def path_with(*directories: str) -> str:
     return os.pathsep.join([*directories, os.environ["PATH"]])
+
+
+def stop_background(pid: int, timeout: float = 30.0) -> None:
+    """``kill %1`` for a job a page started with ``&``, and wait until it is gone.
+
+    The job may have stopped already (a Ctrl-C sent to its shell's process group reaches it too: a background job shares
+    the group, and the simulator answers SIGINT). It is not the test's child (its parent, the shell, has exited), so it
+    is watched through /proc rather than waited for."""
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not running(pid):
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the background job (PID {pid}) did not exit within {timeout} s of SIGTERM")
+
+
+def running(pid: int) -> bool:
+    """Whether ``pid`` still runs. A zombie does not: an orphan is reparented to PID 1, and in a container PID 1 may
+    never reap it."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rpartition(")")[2].split()[0] not in ("Z", "X")

@@ -15,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..doc_shell import bash_blocks, curl_stand_in, section
+from ..doc_shell import bash_blocks, curl_stand_in, section, stop_background
 from ..helpers import SimProcess, until
 from ..secrets_audit import audit_input
 from .ft_process import FreqtradeProcess, user_environment
@@ -81,4 +81,4 @@ def test_the_live_walkthrough_runs_as_written(tmp_path: Path) -> None:
         assert "Traceback" not in bot.log() and " - ERROR - " not in bot.log(), bot.log()[-3000:]
     finally:
         if sim_pid is not None:
-            os.kill(sim_pid, signal.SIGTERM)
+            stop_background(sim_pid)

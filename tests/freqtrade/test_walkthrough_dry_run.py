@@ -9,7 +9,6 @@ line follows it). The test also notes the simulator's PID, which a reader stops 
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -20,7 +19,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ..doc_shell import bash_blocks, curl_stand_in
+from ..doc_shell import bash_blocks, curl_stand_in, stop_background
 from ..helpers import until
 from ..secrets_audit import audit_input
 from .ft_process import user_environment
@@ -47,23 +46,6 @@ def trades(database: Path) -> list[tuple[int, float, int]]:
 def flat(text: str) -> str:
     """Freqtrade's console wraps long lines: compare with whitespace collapsed."""
     return " ".join(text.split())
-
-
-def stop_simulator(pid: int) -> None:
-    """``kill %1``, and wait until it is gone. The Ctrl-C sent to the first terminal's process group may have stopped
-    it already: the simulator answers SIGINT, and a background job shares its shell's group. It is not this test's
-    child (its parent, the shell, has exited), so it is watched with signal 0 rather than waited for."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    until(lambda: not alive(pid), 30, what=f"the simulator (PID {pid}) to exit")
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_the_dry_run_walkthrough_runs_as_written(tmp_path: Path) -> None:
@@ -141,6 +123,6 @@ def test_the_dry_run_walkthrough_runs_as_written(tmp_path: Path) -> None:
             os.killpg(terminal.pid, signal.SIGINT)  # Ctrl-C, as the page says
             terminal.wait(timeout=60)
         if sim_pid is not None:
-            stop_simulator(sim_pid)
+            stop_background(sim_pid)
     text = output.read_text()
     assert "Traceback" not in text and " - ERROR - " not in text, text[-3000:]
