@@ -22,6 +22,8 @@ from .test_mixin import leverage_writes, load_live, usdm_leverage
 
 FIGHT_S = 3.0
 MAX_REVERTS = 3
+SET_BACKS = 2 + (MAX_REVERTS - 1) + 1
+"""BTC and ETH at start, ETH twice while fought over, BTC once more after: nothing else is set."""
 
 
 class Adversary(threading.Thread):
@@ -69,13 +71,14 @@ def test_enforce_makes_bounded_calls_then_stops_and_alerts(
             # The pairs nobody fights over are still enforced.
             sim.set_leverage("BTCUSDT", 30, account="usdm")
             until(lambda: usdm_leverage(sim, "BTCUSDT") == 4, what="BTC still enforced")
+            # The simulator applies a write before it answers: the enforcer counts the set-back once the answer is in.
+            until(lambda: runtime.enforcer.set_backs >= SET_BACKS, what="the enforcer to count BTC's set-back")
             strategy.bot_loop_start(current_time=time.time())
         assert runtime.enforcer.given_up == {"ETH/USDT:USDT"}
         # The set-back at start counts in the window too: MAX_REVERTS set-backs of ETH in all, then no more.
         assert calls_fighting == MAX_REVERTS - 1, f"bounded: {calls_fighting} set_leverage calls in {FIGHT_S} s"
         assert adversary.flips == MAX_REVERTS, "the adversary's last flip is left alone"
-        # BTC and ETH at start, ETH twice while fought over, BTC once more after: nothing else was set.
-        assert runtime.enforcer.set_backs == 2 + (MAX_REVERTS - 1) + 1
+        assert runtime.enforcer.set_backs == SET_BACKS
         assert usdm_leverage(sim, "ETHUSDT") == 9
         alerts = [r.getMessage() for r in caplog.records if "stopped enforcing ETH/USDT:USDT" in r.getMessage()]
         assert len(alerts) == 1, "said once, not on every bot loop"
