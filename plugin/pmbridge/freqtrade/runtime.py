@@ -18,6 +18,7 @@ from ..models import LeverageRequest
 from ..thread import BridgeThread
 from .enforcer import Enforcer
 from .reporter import Reporter, open_trades
+from .scrubbed_clients import scrub_client
 from .settings import FreqtradeSettings
 from .tap import LeverageTap
 
@@ -99,8 +100,13 @@ class FreqtradeRuntime:
             self._send, lambda pair: self.settings.for_pair(pair)[0], self._next_entry, live, self.margin_mode
         )
         # Freqtrade's own set_leverage calls (before its entries, DCAs and stoplosses) are this bot's: origin self.
-        api = getattr(getattr(self._dp, "_exchange", None), "_api", None)
+        exchange = getattr(self._dp, "_exchange", None)
+        api = getattr(exchange, "_api", None)
         self.tap = LeverageTap(api, self._bridge, self._open_trade_ids, self.say) if live and api is not None else None
+        if live:  # Freqtrade's own class: no secret in its errors and DEBUG lines from here on (PMBinance: from start)
+            for client in (api, getattr(exchange, "_api_async", None)):
+                if client is not None:
+                    scrub_client(client)
 
     # -- lifecycle (Freqtrade's thread) -------------------------------------------------------------------------
     def start(self) -> None:

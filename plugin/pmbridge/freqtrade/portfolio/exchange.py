@@ -42,6 +42,7 @@ from freqtrade.exchange.binance import Binance
 from freqtrade.exchange.common import API_FETCH_ORDER_RETRY_COUNT, retrier
 from freqtrade.misc import deep_merge_dicts
 
+from ..scrubbed_clients import scrub_client
 from .balances import pm_balances
 from .compat import MIN_CCXT, align_pm_error_map, version_tuple
 
@@ -76,6 +77,7 @@ class PMBinance(Binance):  # type: ignore[misc]  # Freqtrade ships no type infor
         # Checked as each ccxt object is built: the first private request (the leverage tiers, exchange.py:316) comes
         # before additional_exchange_init, and would fail with -2015 on fapi.
         api = super()._init_ccxt(exchange_config, sync, ccxt_kwargs)
+        scrub_client(api)  # ccxt's errors and DEBUG lines quote the signed URL, and Freqtrade logs them
         if self.trading_mode == TradingMode.FUTURES:
             if not api.options.get("portfolioMargin"):
                 raise OperationalException(
