@@ -11,8 +11,9 @@ import os
 import re
 import signal
 import sys
-import time
 from pathlib import Path
+
+from .helpers import until
 
 CURL_STAND_IN = """#!{python}
 import sys, urllib.error, urllib.request
@@ -76,12 +77,7 @@ def stop_background(pid: int, timeout: float = 30.0) -> None:
     is watched through /proc rather than waited for."""
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not running(pid):
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"the background job (PID {pid}) did not exit within {timeout} s of SIGTERM")
+    until(lambda: not running(pid), timeout, what=f"the background job (PID {pid}) to exit after SIGTERM")
 
 
 def running(pid: int) -> bool:

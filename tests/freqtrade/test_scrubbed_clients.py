@@ -11,10 +11,11 @@ The secrets audit scans every log record these tests produce as well, so a signa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import copy
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,24 @@ from .test_pm_exchange import build, no_order_backoff  # noqa: F401 - fixtures
 SIGNATURE = re.compile(r"signature=[0-9a-f]{64}")
 TIMEOUT_MS = 250
 LATE_MS = 1500  # the simulator's answer comes after the client has given up
+
+
+@contextlib.contextmanager
+def answering_late(sim: SimulatorThread) -> Iterator[None]:
+    """The simulator answers every REST call after the client has given up, inside the block."""
+    sim.set_latency(LATE_MS)
+    try:
+        yield
+    finally:
+        sim.set_latency(0)
+
+
+def timed_out_fetch_order(exchange: Any, sim: SimulatorThread, caplog: pytest.LogCaptureFixture) -> TemporaryError:
+    """What Freqtrade's ``fetch_order`` raises after its retrier's tries all time out (logged at WARNING)."""
+    exchange._api.timeout = TIMEOUT_MS
+    with answering_late(sim), caplog.at_level(logging.WARNING, "freqtrade"), pytest.raises(TemporaryError) as caught:
+        exchange.fetch_order("1", BTC)
+    return caught.value
 
 
 def quoted_without_secrets(text: str, key: str, secret: str) -> bool:
@@ -75,8 +94,7 @@ def test_a_scrubbed_client_logs_its_requests_at_debug_without_secrets(
 def test_a_synchronous_client_keeps_the_error_and_loses_the_signature(sim: SimulatorThread) -> None:
     api = client(sim, ccxt)
     api.load_markets()
-    sim.set_latency(LATE_MS)
-    try:
+    with answering_late(sim):
         with pytest.raises(ccxt.RequestTimeout) as before:
             api.fetch_order("1", BTC)
         assert SIGNATURE.search(str(before.value)) is not None  # what ccxt says unwrapped (not printed)
@@ -84,8 +102,6 @@ def test_a_synchronous_client_keeps_the_error_and_loses_the_signature(sim: Simul
         assert scrub_client(api) is False  # once is enough
         with pytest.raises(ccxt.RequestTimeout) as after:  # the same class, so Freqtrade retries it as before
             api.fetch_order("1", BTC)
-    finally:
-        sim.set_latency(0)
     message = str(after.value)
     assert message.startswith(f"binance GET {sim.base_url}/papi/v1/um/order?"), message
     assert quoted_without_secrets(message, api.apiKey, api.secret), message
@@ -99,12 +115,8 @@ def test_an_asynchronous_client_loses_the_signature_too(sim: SimulatorThread) ->
         try:
             await api.load_markets()
             assert scrub_client(api) is True
-            sim.set_latency(LATE_MS)
-            try:
-                with pytest.raises(ccxt.RequestTimeout) as caught:
-                    await api.fetch_order("1", BTC)
-            finally:
-                sim.set_latency(0)
+            with answering_late(sim), pytest.raises(ccxt.RequestTimeout) as caught:
+                await api.fetch_order("1", BTC)
             return str(caught.value), api.apiKey, api.secret
         finally:
             await api.close()
@@ -118,17 +130,10 @@ def test_pmbinance_retries_and_logs_a_timeout_without_the_signature(
     sim: SimulatorThread,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    exchange = build()
-    exchange._api.timeout = TIMEOUT_MS
-    sim.set_latency(LATE_MS)
-    try:
-        with caplog.at_level(logging.WARNING, "freqtrade"), pytest.raises(TemporaryError) as caught:
-            exchange.fetch_order("1", BTC)
-    finally:
-        sim.set_latency(0)
+    raised = timed_out_fetch_order(build(), sim, caplog)
     retries = [r.getMessage() for r in caplog.records if "fetch_order() returned exception" in r.getMessage()]
     assert len(retries) == 6, retries  # Freqtrade's own retrier, as in a live bot: 1 try + 5 retries
-    for said in (*retries, str(caught.value)):
+    for said in (*retries, str(raised)):
         assert "/papi/v1/um/order?" in said and quoted_without_secrets(said, *sim.credentials("pm")), said
 
 
@@ -153,16 +158,10 @@ def test_the_mixin_scrubs_freqtrades_own_binance_class_in_a_live_bot(
         strategy.dp = DataProvider(config, exchange)  # what FreqtradeBot does before the strategy starts
         strategy.ft_bot_start()
         try:
-            exchange._api.timeout = TIMEOUT_MS
-            sim.set_latency(LATE_MS)
-            try:
-                with caplog.at_level(logging.WARNING, "freqtrade"), pytest.raises(TemporaryError) as caught:
-                    exchange.fetch_order("1", BTC)
-            finally:
-                sim.set_latency(0)
+            raised = timed_out_fetch_order(exchange, sim, caplog)
         finally:
             strategy.ft_bot_cleanup()
     finally:
         exchange.close()
-    said = str(caught.value)
+    said = str(raised)
     assert "/fapi/v1/order?" in said and quoted_without_secrets(said, key, secret), said
