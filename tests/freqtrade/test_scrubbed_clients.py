@@ -27,6 +27,7 @@ from freqtrade.exceptions import TemporaryError
 from freqtrade.resolvers import ExchangeResolver
 
 from pmbridge.freqtrade.scrubbed_clients import scrub_client
+from pmbridge.redact import scrub
 from pmbridge.sim import SimulatorThread
 
 from ..helpers import ccxt_logger
@@ -57,8 +58,11 @@ def timed_out_fetch_order(exchange: Any, sim: SimulatorThread, caplog: pytest.Lo
     return caught.value
 
 
-def quoted_without_secrets(text: str, key: str, secret: str) -> bool:
-    return "signature=**REDACTED**" in text and not SIGNATURE.search(text) and key not in text and secret not in text
+def assert_quoted_without_secrets(text: str, key: str, secret: str) -> None:
+    """``text`` quotes a signed request with its signature masked, and neither the key nor the secret. A failure
+    shows ``text`` scrubbed, and not the credentials: pytest's own report would print both."""
+    if not ("signature=**REDACTED**" in text and not SIGNATURE.search(text) and key not in text and secret not in text):
+        pytest.fail(f"not quoted without secrets (shown scrubbed): {scrub(text, (key, secret))}", pytrace=False)
 
 
 def client(sim: SimulatorThread, module: Any, test_logger: bool = True) -> Any:
@@ -87,7 +91,9 @@ def test_a_scrubbed_client_logs_its_requests_at_debug_without_secrets(
         api.load_markets()
         assert api.fetch_positions([BTC]) == []
     lines = [r.getMessage() for r in caplog.records if "/papi/v1/um/positionRisk" in r.getMessage()]
-    assert lines and all(quoted_without_secrets(line, api.apiKey, api.secret) for line in lines), lines
+    assert lines
+    for line in lines:
+        assert_quoted_without_secrets(line, api.apiKey, api.secret)
     assert all("X-MBX-APIKEY" in line for line in lines if "Request:" in line)  # the header is named, not its value
 
 
@@ -103,8 +109,8 @@ def test_a_synchronous_client_keeps_the_error_and_loses_the_signature(sim: Simul
         with pytest.raises(ccxt.RequestTimeout) as after:  # the same class, so Freqtrade retries it as before
             api.fetch_order("1", BTC)
     message = str(after.value)
+    assert_quoted_without_secrets(message, api.apiKey, api.secret)
     assert message.startswith(f"binance GET {sim.base_url}/papi/v1/um/order?"), message
-    assert quoted_without_secrets(message, api.apiKey, api.secret), message
     assert after.value.__cause__ is not None  # ccxt's cause (the socket's timeout) is kept
     assert api.fetch_positions([BTC]) == []  # and the client works as before once the exchange answers in time
 
@@ -122,7 +128,7 @@ def test_an_asynchronous_client_loses_the_signature_too(sim: SimulatorThread) ->
             await api.close()
 
     message, key, secret = asyncio.run(run())
-    assert quoted_without_secrets(message, key, secret), message
+    assert_quoted_without_secrets(message, key, secret)
 
 
 def test_pmbinance_retries_and_logs_a_timeout_without_the_signature(
@@ -134,7 +140,8 @@ def test_pmbinance_retries_and_logs_a_timeout_without_the_signature(
     retries = [r.getMessage() for r in caplog.records if "fetch_order() returned exception" in r.getMessage()]
     assert len(retries) == 6, retries  # Freqtrade's own retrier, as in a live bot: 1 try + 5 retries
     for said in (*retries, str(raised)):
-        assert "/papi/v1/um/order?" in said and quoted_without_secrets(said, *sim.credentials("pm")), said
+        assert_quoted_without_secrets(said, *sim.credentials("pm"))
+        assert "/papi/v1/um/order?" in said, said
 
 
 def test_the_mixin_scrubs_freqtrades_own_binance_class_in_a_live_bot(
@@ -164,4 +171,5 @@ def test_the_mixin_scrubs_freqtrades_own_binance_class_in_a_live_bot(
     finally:
         exchange.close()
     said = str(raised)
-    assert "/fapi/v1/order?" in said and quoted_without_secrets(said, key, secret), said
+    assert_quoted_without_secrets(said, key, secret)
+    assert "/fapi/v1/order?" in said, said
